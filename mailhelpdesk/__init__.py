@@ -1,0 +1,3 @@
+"""mailhelpdesk: an email-native helpdesk."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from mailhelpdesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""The composition root: builds the runtime from settings. Nothing happens at import."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from mailhelpdesk.companies.domains import load_freemail
+from mailhelpdesk.config import Settings
+from mailhelpdesk.intake import Intake
+from mailhelpdesk.pipeline.runner import Pipeline
+from mailhelpdesk.pipeline.steps.auto_reply import AutoReplyStep
+from mailhelpdesk.pipeline.steps.bounce import BounceStep
+from mailhelpdesk.pipeline.steps.duplicate import DuplicateStep
+from mailhelpdesk.pipeline.steps.loop import LoopStep
+from mailhelpdesk.pipeline.steps.parse_step import ParseStep
+from mailhelpdesk.pipeline.steps.persist import AlwaysReopen, PersistStep
+from mailhelpdesk.pipeline.steps.sender import CompanyResolver, SenderStep
+from mailhelpdesk.pipeline.steps.thread_match import ThreadMatchStep
+from mailhelpdesk.signing import Signer
+from mailhelpdesk.store.db import close_database, open_database
+from mailhelpdesk.store.repository import Repository
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    repo: Repository
+    signer: Signer
+    pipeline: Pipeline
+    intake: Intake
+
+
+def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
+    repo = Repository()
+    signer = Signer(settings.secret_key)
+    freemail = load_freemail(settings.freemail_file, settings.freemail_extra)
+    companies = CompanyResolver(repo, freemail, settings.auto_create_companies)
+    ours = settings.our_addresses()
+    steps = (
+        ParseStep(settings.max_message_bytes),
+        DuplicateStep(repo),
+        LoopStep(ours, settings.loop_token),
+        AutoReplyStep(),
+        BounceStep(),
+        ThreadMatchStep(repo, signer, settings.subject_match_days),
+        SenderStep(repo, companies),
+        PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start),
+    )
+    pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
+    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock))
+
+
+@asynccontextmanager
+async def running(settings: Settings, clock: Callable[[], datetime] = utc_now) -> AsyncIterator[Runtime]:
+    """Open the database (migrating it) and yield the runtime; close on exit."""
+    await open_database(settings.database_url)
+    try:
+        yield build_runtime(settings, clock)
+    finally:
+        await close_database()

@@ -1,0 +1,203 @@
+"""The command line: parses arguments, builds settings, dispatches. The only place that exits."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from mailhelpdesk.app import Runtime, running
+from mailhelpdesk.config import Settings, load_settings
+from mailhelpdesk.errors import MailHelpdeskError
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line and exit code 2, not argparse's usage dump."""
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mailhelpdesk", description="An email-native helpdesk.")
+    parser.add_argument("--config", type=Path, help="YAML settings file (or MAILHELPDESK_CONFIG)")
+    parser.add_argument("--database-url", help="sqlite://PATH or postgres://... (or MAILHELPDESK_DATABASE_URL)")
+    parser.add_argument("--data-dir", type=Path, help="directory for the SQLite file and secret key")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the SMTP receiver and the web panel")
+    serve.add_argument("--smtp-port", type=_positive_int)
+    serve.add_argument("--web-port", type=_positive_int)
+
+    ingest = sub.add_parser("ingest", help="ingest .eml files, directories, mbox files and Maildirs")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--mailbox", help="mailbox the messages arrived at (default: the first configured)")
+
+    tickets = sub.add_parser("tickets", help="list and show tickets")
+    tsub = tickets.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    tlist = tsub.add_parser("list", help="list tickets, newest first")
+    tlist.add_argument("--status", choices=["new", "open", "pending", "resolved", "closed"])
+    tlist.add_argument("--limit", type=_positive_int, default=50)
+    tshow = tsub.add_parser("show", help="show one ticket and its thread")
+    tshow.add_argument("number", type=_positive_int)
+
+    export = sub.add_parser("export", help="write all tickets and messages as JSON Lines")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+
+    quarantine = sub.add_parser("quarantine", help="list or replay quarantined messages")
+    qsub = quarantine.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    qsub.add_parser("list", help="list quarantined messages with their step and error")
+    qreplay = qsub.add_parser("replay", help="run quarantined messages through the pipeline again")
+    qreplay.add_argument("ids", nargs="*", type=_positive_int)
+    qreplay.add_argument("--all", action="store_true", help="replay every quarantined message")
+
+    companies = sub.add_parser("companies", help="seed and list companies")
+    csub = companies.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    cseed = csub.add_parser("seed", help="create/update companies from the companies: section of a YAML file")
+    cseed.add_argument("file", type=Path)
+    csub.add_parser("list", help="list companies, their tier and domains")
+
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "quarantine" and args.action == "replay" and not args.ids and not args.all:
+        parser.error("quarantine replay: give message IDs or --all")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config, {
+            "database_url": args.database_url, "data_dir": args.data_dir,
+            "smtp_port": getattr(args, "smtp_port", None), "web_port": getattr(args, "web_port", None),
+        })
+        if args.command == "serve":
+            from mailhelpdesk.server import serve  # imports the web stack only when serving
+
+            return serve(settings)
+        return asyncio.run(_dispatch(args, settings, out, err))
+    except MailHelpdeskError as exc:
+        err.write(f"mailhelpdesk: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    handler = _HANDLERS[(args.command, getattr(args, "action", None))]
+    async with running(settings) as runtime:
+        return await handler(runtime, args, out, err)
+
+
+Handler = Callable[[Runtime, argparse.Namespace, TextIO, TextIO], Awaitable[int]]
+
+
+async def _ingest(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.companies import seed_companies
+    from mailhelpdesk.commands.ingest import ingest_paths
+
+    if runtime.settings.rules_file is not None:
+        await seed_companies(runtime, runtime.settings.rules_file)
+    report = await ingest_paths(runtime, args.paths, args.mailbox or runtime.settings.default_mailbox, err)
+    out.write("\n".join(report.lines()) + "\n")
+    return 0
+
+
+async def _tickets_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.tickets import list_tickets
+
+    await list_tickets(out, args.status, args.limit)
+    return 0
+
+
+async def _tickets_show(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.tickets import show_ticket
+
+    if not await show_ticket(out, args.number):
+        err.write(f"mailhelpdesk: error: no ticket #{args.number}\n")
+        return EXIT_FAILURE
+    return 0
+
+
+async def _export(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.export import write_export
+
+    if args.output is None:
+        count = await write_export(out)
+    else:
+        with args.output.open("w", encoding="utf-8") as handle:
+            count = await write_export(handle)
+        err.write(f"{count} records written to {args.output}\n")
+    return 0
+
+
+async def _quarantine_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.quarantine import list_quarantine
+
+    count = await list_quarantine(runtime, out)
+    err.write(f"{count} quarantined\n")
+    return 0
+
+
+async def _quarantine_replay(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.quarantine import replay
+
+    results = await replay(runtime, None if args.all else args.ids)
+    for r in results:
+        where = f"ticket #{r.ticket_number}" if r.ticket_number else r.reason
+        out.write(f"{r.inbound_id}: {r.state.value} {where}\n")
+    still = sum(1 for r in results if r.state.value == "quarantined")
+    return EXIT_FAILURE if still else 0
+
+
+async def _companies_seed(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.companies import seed_companies
+
+    count = await seed_companies(runtime, args.file)
+    out.write(f"{count} companies seeded from {args.file}\n")
+    return 0
+
+
+async def _companies_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.companies import list_companies
+
+    await list_companies(out)
+    return 0
+
+
+async def _migrate(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out.write("database schema is up to date\n")
+    return 0
+
+
+_HANDLERS: dict[tuple[str, str | None], Handler] = {
+    ("ingest", None): _ingest,
+    ("tickets", "list"): _tickets_list,
+    ("tickets", "show"): _tickets_show,
+    ("export", None): _export,
+    ("quarantine", "list"): _quarantine_list,
+    ("quarantine", "replay"): _quarantine_replay,
+    ("companies", "seed"): _companies_seed,
+    ("companies", "list"): _companies_list,
+    ("migrate", None): _migrate,
+}

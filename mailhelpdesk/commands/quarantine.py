@@ -1,0 +1,23 @@
+"""``mailhelpdesk quarantine list|replay``."""
+
+from typing import TextIO
+
+from mailhelpdesk.app import Runtime
+from mailhelpdesk.domain.types import InboundState
+from mailhelpdesk.pipeline.runner import ProcessResult
+
+
+async def list_quarantine(runtime: Runtime, out: TextIO) -> int:
+    rows = await runtime.repo.inbound_list([InboundState.QUARANTINED])
+    for row in rows:
+        out.write(f"{row.id:>7}  {row.accepted_at.isoformat()}  {row.mailbox:<10} step={row.step or '-'}  "
+                  f"{row.reason}{'  error=' + row.error.splitlines()[0] if row.error else ''}\n"
+                  f"         from={row.sender or '-'}  subject={row.subject[:60] or '-'}  source={row.source}\n")
+    return len(rows)
+
+
+async def replay(runtime: Runtime, ids: list[int] | None) -> list[ProcessResult]:
+    """Run quarantined messages through the pipeline again (all of them when ``ids`` is None)."""
+    rows = await runtime.repo.inbound_list([InboundState.QUARANTINED])
+    wanted = [r.id for r in rows if ids is None or r.id in ids]
+    return [await runtime.pipeline.process(i) for i in wanted]

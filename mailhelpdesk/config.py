@@ -1,0 +1,193 @@
+"""One typed settings object, built once at start-up from a YAML file and the environment.
+
+Precedence (highest first): command-line flags, environment (``MAILHELPDESK_*``), the
+config file (``--config`` / ``MAILHELPDESK_CONFIG``), defaults. Nothing here runs at import.
+"""
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mailhelpdesk.errors import ConfigError
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSettings:
+    name: str
+    address: str
+    team: str = ""
+    line: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    rules_file: Path | None = None
+    mailboxes: tuple[MailboxSettings, ...] = (MailboxSettings("support", "support@localhost"),)
+    default_mailbox: str = "support"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    secret_key: bytes = b""
+    auto_create_companies: bool = True
+    freemail_file: Path | None = None
+    freemail_extra: tuple[str, ...] = ()
+    subject_match_days: int = 30
+    max_message_bytes: int = 64 * 1024 * 1024
+    ticket_number_start: int = 1000
+    loop_token: str = "mailhelpdesk"
+    own_addresses: tuple[str, ...] = field(default=())
+
+    def mailbox(self, name: str) -> MailboxSettings:
+        for box in self.mailboxes:
+            if box.name == name:
+                return box
+        raise ConfigError(f"unknown mailbox {name!r} (configured: {', '.join(self.mailbox_names())})")
+
+    def mailbox_names(self) -> list[str]:
+        return [box.name for box in self.mailboxes]
+
+    def our_addresses(self) -> frozenset[str]:
+        return frozenset([*(b.address.lower() for b in self.mailboxes), *(a.lower() for a in self.own_addresses)])
+
+
+_ENV_KEYS = {
+    "MAILHELPDESK_DATABASE_URL": "database_url",
+    "MAILHELPDESK_DATA_DIR": "data_dir",
+    "MAILHELPDESK_RULES_FILE": "rules_file",
+    "MAILHELPDESK_SMTP_PORT": "smtp_port",
+    "MAILHELPDESK_WEB_PORT": "web_port",
+}
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["MAILHELPDESK_CONFIG"]) if env.get("MAILHELPDESK_CONFIG") else None)
+    if path is not None:
+        values.update(_read_config_file(path))
+    values.update({key: env[name] for name, key in _ENV_KEYS.items() if env.get(name)})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    settings = _build(values)
+    return _with_defaults(settings, env)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1:1: expected a mapping of settings")
+    return data
+
+
+_SCALARS: dict[str, type] = {
+    "database_url": str, "default_mailbox": str, "smtp_host": str, "smtp_port": int,
+    "web_host": str, "web_port": int, "auto_create_companies": bool, "subject_match_days": int,
+    "max_message_bytes": int, "ticket_number_start": int, "loop_token": str,
+}
+_PATHS = ("data_dir", "rules_file", "freemail_file")
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    known = set(_SCALARS) | set(_PATHS) | {"mailboxes", "freemail_extra", "own_addresses", "secret_key_file"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for key, kind in _SCALARS.items():
+        if key in values:
+            kwargs[key] = _coerce(key, values[key], kind)
+    for key in _PATHS:
+        if values.get(key):
+            kwargs[key] = Path(str(values[key]))
+    if "mailboxes" in values:
+        kwargs["mailboxes"] = _mailboxes(values["mailboxes"])
+    for key in ("freemail_extra", "own_addresses"):
+        if key in values:
+            kwargs[key] = tuple(str(v).lower() for v in values[key] or ())
+    settings = Settings(**kwargs)
+    if values.get("secret_key_file"):
+        settings = replace(settings, secret_key=_read_secret(Path(str(values["secret_key_file"]))))
+    return settings
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    if kind is bool and isinstance(value, str):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+    try:
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {key}: expected {kind.__name__}, got {value!r}") from exc
+
+
+def _mailboxes(raw: Any) -> tuple[MailboxSettings, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("setting mailboxes: expected a non-empty list")
+    boxes = []
+    for item in raw:
+        if not isinstance(item, dict) or "name" not in item or "address" not in item:
+            raise ConfigError("setting mailboxes: each entry needs name and address")
+        boxes.append(MailboxSettings(str(item["name"]), str(item["address"]).lower(),
+                                     str(item.get("team", "")), int(item.get("line", 1))))
+    names = [b.name for b in boxes]
+    if len(set(names)) != len(names):
+        raise ConfigError("setting mailboxes: duplicate mailbox names")
+    return tuple(boxes)
+
+
+def _with_defaults(settings: Settings, env: Mapping[str, str]) -> Settings:
+    if not settings.database_url:
+        settings = replace(settings, database_url=f"sqlite://{settings.data_dir / 'mailhelpdesk.sqlite3'}")
+    if settings.default_mailbox not in settings.mailbox_names():
+        settings = replace(settings, default_mailbox=settings.mailboxes[0].name)
+    if settings.rules_file is None and Path("rules.example.yaml").is_file():
+        settings = replace(settings, rules_file=Path("rules.example.yaml"))
+    if not settings.secret_key:
+        settings = replace(settings, secret_key=_secret_from_env_or_file(settings.data_dir, env))
+    return settings
+
+
+def _secret_from_env_or_file(data_dir: Path, env: Mapping[str, str]) -> bytes:
+    if env.get("MAILHELPDESK_SECRET_KEY"):
+        return env["MAILHELPDESK_SECRET_KEY"].encode()
+    if env.get("MAILHELPDESK_SECRET_KEY_FILE"):
+        return _read_secret(Path(env["MAILHELPDESK_SECRET_KEY_FILE"]))
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read secret key: {exc.strerror}") from exc
+    if len(secret) < 32:
+        raise ConfigError(f"{path}: secret key must be at least 32 bytes")
+    return secret

@@ -1,0 +1,49 @@
+"""Enumerations shared by every layer."""
+
+from enum import Enum
+
+
+class TicketStatus(str, Enum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Urgency(str, Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Direction(str, Enum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class Visibility(str, Enum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class InboundState(str, Enum):
+    """Where an accepted message ended; every accepted message ends in one of these."""
+
+    ACCEPTED = "accepted"  # stored durably, not processed yet
+    INGESTED = "ingested"  # became a message of a ticket
+    IGNORED = "ignored"  # deliberately not a ticket message (reason recorded)
+    DUPLICATE = "duplicate"  # same message seen before (reason names the original)
+    QUARANTINED = "quarantined"  # held or failed (step and error recorded), replayable
+
+
+class ThreadSignal(str, Enum):
+    """How a message was matched to its ticket, in order of trust."""
+
+    REFERENCES = "references"
+    SIGNED_MESSAGE_ID = "signed-message-id"
+    REPLY_ADDRESS = "reply-address"
+    SUBJECT_TOKEN = "subject-token"
+    SUBJECT_FALLBACK = "subject-fallback"
+    NEW = "new"

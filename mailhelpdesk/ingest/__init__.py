@@ -1,0 +1,1 @@
+"""Transports: they get raw bytes in durably and never parse."""

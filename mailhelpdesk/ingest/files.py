@@ -1,0 +1,121 @@
+"""Raw messages from .eml files, directories of them, mbox files and Maildirs.
+
+Only framing is done here (splitting an mbox); the bytes of each message are passed on
+untouched. Files are read one message at a time so memory stays flat on big archives.
+"""
+
+import mailbox
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class RawMail:
+    raw: bytes
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    source: str
+    error: str
+
+
+Item = RawMail | Unreadable
+
+
+def iter_sources(paths: list[Path]) -> Iterator[Item]:
+    """Every message under ``paths``, in a stable order."""
+    for path in paths:
+        if not path.exists():
+            yield Unreadable(str(path), "no such file or directory")
+        elif path.is_dir():
+            yield from _iter_directory(path)
+        else:
+            yield from _iter_file(path)
+
+
+def count_messages(paths: list[Path]) -> int:
+    """A cheap upper bound for the progress bar (files count as one, mbox by From_ lines)."""
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            total += sum(1 for _ in _files_under(path))
+        elif path.is_file():
+            total += _count_mbox(path) if _is_mbox(path) else 1
+    return total
+
+
+def _iter_directory(path: Path) -> Iterator[Item]:
+    if _is_maildir(path):
+        yield from _iter_maildir(path)
+        return
+    for file in _files_under(path):
+        yield from _iter_file(file)
+
+
+def _files_under(path: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        if _is_maildir(Path(root)):
+            dirs[:] = [d for d in dirs if d not in ("cur", "new", "tmp")]
+            yield from (Path(root) / "new" / f for f in sorted(os.listdir(Path(root) / "new")))
+            yield from (Path(root) / "cur" / f for f in sorted(os.listdir(Path(root) / "cur")))
+            continue
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def _is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def _iter_maildir(path: Path) -> Iterator[Item]:
+    for sub in ("new", "cur"):
+        for name in sorted(os.listdir(path / sub)):
+            if not name.startswith("."):
+                yield _read(path / sub / name)
+
+
+def _iter_file(path: Path) -> Iterator[Item]:
+    if _is_mbox(path):
+        yield from _iter_mbox(path)
+    else:
+        yield _read(path)
+
+
+def _read(path: Path) -> Item:
+    try:
+        return RawMail(path.read_bytes(), str(path))
+    except OSError as exc:
+        return Unreadable(str(path), exc.strerror or str(exc))
+
+
+def _is_mbox(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def _count_mbox(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.startswith(b"From "))
+
+
+def _iter_mbox(path: Path) -> Iterator[Item]:
+    try:
+        box = mailbox.mbox(str(path), create=False)
+        keys = box.keys()
+    except OSError as exc:
+        yield Unreadable(str(path), exc.strerror or str(exc))
+        return
+    try:
+        for index, key in enumerate(keys):
+            yield RawMail(box.get_bytes(key), f"{path}#{index + 1}")
+    finally:
+        box.close()

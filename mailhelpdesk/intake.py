@@ -1,0 +1,56 @@
+"""Accept raw bytes durably, then process them: the path every transport uses."""
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailhelpdesk.domain.types import InboundState
+from mailhelpdesk.pipeline.runner import Pipeline, ProcessResult
+from mailhelpdesk.store.repository import Repository
+
+
+@dataclass(slots=True)
+class IntakeTally:
+    """What a batch did; the ingest command prints it."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, result: ProcessResult | None) -> None:
+        if result is None:
+            self.counts["duplicate"] += 1
+            return
+        if result.state is InboundState.INGESTED:
+            key = result.automatic or ("tickets_created" if result.created_ticket else "replies_threaded")
+            self.counts[key] += 1
+        elif result.automatic and result.state is InboundState.IGNORED:
+            self.counts[result.automatic] += 1
+        else:
+            self.counts[result.state.value] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    repo: Repository
+    pipeline: Pipeline
+    clock: Callable[[], datetime]
+
+    async def accept(self, mailbox: str, raw: bytes, source: str) -> tuple[int, bool]:
+        """Durably store raw bytes (committed on return); ``False`` if they were already stored."""
+        result = await self.repo.accept(mailbox, raw, source, self.clock())
+        return result.inbound_id, result.created or result.state == InboundState.ACCEPTED.value
+
+    async def receive(self, mailbox: str, raw: bytes, source: str) -> ProcessResult | None:
+        """Accept and process one message; ``None`` when these exact bytes were processed before."""
+        inbound_id, pending = await self.accept(mailbox, raw, source)
+        if not pending:
+            return None
+        return await self.pipeline.process(inbound_id)
+
+    async def recover(self) -> list[ProcessResult]:
+        """Process whatever was accepted but not finished (after a crash or outage)."""
+        return [await self.pipeline.process(i) for i in await self.repo.pending_inbound_ids()]

@@ -1,0 +1,30 @@
+"""Skip re-deliveries; give a fresh ID to a different message that reuses a Message-ID."""
+
+from dataclasses import dataclass
+
+from mailhelpdesk.domain.outcomes import CONTINUE, Duplicate, Outcome
+from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.pipeline.parse import synthesize_message_id
+from mailhelpdesk.store.repository import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateStep:
+    repo: Repository
+    name: str = "duplicate"
+
+    async def run(self, ctx: MailContext) -> Outcome:
+        mail = ctx.parsed
+        existing = await self.repo.message_by_message_id(mail.message_id)
+        if existing is None:
+            return CONTINUE
+        message_pk, fingerprint, ticket_id = existing
+        if fingerprint == mail.fingerprint:
+            return Duplicate(f"already stored as message {message_pk} (same Message-ID and content)")
+        original = mail.message_id
+        mail.message_id = synthesize_message_id(ctx.raw)
+        mail.message_id_synthesized = True
+        mail.defects.append(f"DuplicateMessageId: <{original}> belongs to another message; replaced")
+        if await self.repo.message_by_message_id(mail.message_id) is not None:
+            return Duplicate(f"already stored under synthesized Message-ID <{mail.message_id}>")
+        return CONTINUE

@@ -1,0 +1,145 @@
+"""Store the message: a new ticket or a message on an existing one, with its events."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from mailhelpdesk.config import MailboxSettings
+from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
+from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.pipeline.steps.sender import CompanyResolver
+from mailhelpdesk.pipeline.subjects import normalize_subject
+from mailhelpdesk.store.repository import Repository, TicketRef
+
+ClosedReplyAction = Literal["reopen", "new_ticket"]
+
+
+class ClosedReplyPolicy(Protocol):
+    """What a customer reply to a closed ticket does (the rules engine will provide one)."""
+
+    def decide(self, ticket: TicketRef, ctx: MailContext) -> ClosedReplyAction: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlwaysReopen:
+    def decide(self, ticket: TicketRef, ctx: MailContext) -> ClosedReplyAction:
+        return "reopen"
+
+
+_REOPENING = frozenset((TicketStatus.CLOSED.value, TicketStatus.RESOLVED.value, TicketStatus.PENDING.value))
+
+
+@dataclass(frozen=True, slots=True)
+class PersistStep:
+    repo: Repository
+    companies: CompanyResolver
+    our_addresses: frozenset[str]
+    closed_policy: ClosedReplyPolicy
+    ticket_number_start: int
+    name: str = "persist"
+
+    async def run(self, ctx: MailContext) -> Outcome:
+        thread = ctx.thread
+        ticket = thread.ticket if thread else None
+        if ticket is not None and not ctx.is_automatic and ticket.status == TicketStatus.CLOSED.value:
+            if self.closed_policy.decide(ticket, ctx) == "new_ticket":
+                ctx.notes.append(f"reply to closed ticket #{ticket.number}: new ticket per policy")
+                ticket = await self._new_ticket(ctx, linked_from=ticket)
+                return await self._store(ctx, ticket, created=True)
+        if ticket is None:
+            return await self._store(ctx, await self._new_ticket(ctx), created=True)
+        return await self._store(ctx, ticket, created=False)
+
+    async def _new_ticket(self, ctx: MailContext, linked_from: TicketRef | None = None) -> TicketRef:
+        mail, sender, box = ctx.parsed, ctx.sender, ctx.mailbox
+        assert sender is not None and sender.contact_id is not None
+        when = self._when(ctx)
+        ticket = await self.repo.create_ticket(
+            number=await self.repo.next_ticket_number(self.ticket_number_start),
+            subject=mail.subject or "(no subject)", normalized_subject=normalize_subject(mail.subject),
+            status=TicketStatus.NEW.value, urgency=Urgency.NORMAL.value, line=box.line, team=box.team,
+            mailbox=box.name, company_id=sender.company_id, requester_id=sender.contact_id,
+            created_at=when, updated_at=when,
+        )
+        data: dict[str, Any] = {"number": ticket.number, "mailbox": box.name, "company": sender.company_reason}
+        if linked_from is not None:
+            data["follows"] = linked_from.number
+        await self.repo.event("ticket.created", data, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        return ticket
+
+    async def _store(self, ctx: MailContext, ticket: TicketRef, created: bool) -> Outcome:
+        ctx.ticket_number, ctx.created_ticket = ticket.number, created
+        await self._add_message(ctx, ticket)
+        if ctx.is_automatic:
+            kind = "bounce" if ctx.bounce else "auto_reply"
+            await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply},
+                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+            return CONTINUE
+        await self._add_people(ctx, ticket)
+        await self._update_ticket(ctx, ticket, created)
+        return CONTINUE
+
+    async def _add_message(self, ctx: MailContext, ticket: TicketRef) -> None:
+        mail, thread = ctx.parsed, ctx.thread
+        flags = {"auto_reply": ctx.auto_reply, "bounce": ctx.bounce} if ctx.is_automatic else {}
+        if mail.defects:
+            flags["defects"] = mail.defects[:20]
+        if mail.message_id_synthesized:
+            flags["message_id_synthesized"] = True
+        name, address = mail.sender or ("", "")
+        await self.repo.add_message(
+            [_attachment_fields(a) for a in mail.attachments],
+            ticket_id=ticket.id, inbound_id=ctx.inbound_id, message_id=mail.message_id,
+            fingerprint=mail.fingerprint, in_reply_to=mail.in_reply_to, references=mail.references,
+            direction=Direction.INBOUND.value,
+            visibility=(Visibility.INTERNAL if ctx.is_automatic else Visibility.PUBLIC).value,
+            from_name=name[:200], from_addr=address, to=[list(a) for a in mail.to], cc=[list(a) for a in mail.cc],
+            subject=mail.subject, date=self._when(ctx), text=mail.text, reply_text=reply_text(mail.text),
+            html=mail.html, html_sanitized=mail.html_sanitized, flags=flags,
+            thread_signal=thread.signal.value if thread else "",
+        )
+
+    async def _add_people(self, ctx: MailContext, ticket: TicketRef) -> None:
+        """Everyone the customer copied (and a colleague who replies) joins the ticket's cc."""
+        mail, sender = ctx.parsed, ctx.sender
+        assert sender is not None
+        people = [(n, a) for n, a in (*mail.to, *mail.cc) if not self._is_ours(a)]
+        ids = [] if sender.email == ticket.requester_email or sender.contact_id is None else [sender.contact_id]
+        for name, address in people:
+            if address != ticket.requester_email:
+                company_id, _ = await self.companies.resolve(address)
+                ids.append(await self.repo.contact(address, name, company_id))
+        added = await self.repo.add_cc(ticket.id, ids)
+        if added and not ctx.created_ticket:
+            await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket.id,
+                                  inbound_id=ctx.inbound_id)
+
+    def _is_ours(self, address: str) -> bool:
+        local, _, domain = address.partition("@")
+        return address in self.our_addresses or f"{local.split('+', 1)[0]}@{domain}" in self.our_addresses
+
+    async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
+        if created:
+            return
+        changes: dict[str, Any] = {"updated_at": self._when(ctx)}
+        if ticket.status in _REOPENING:
+            changes["status"] = TicketStatus.OPEN.value
+            changes["closed_at"] = None
+            await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
+                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        await self.repo.update_ticket(ticket.id, **changes)
+        thread = ctx.thread
+        await self.repo.event("message.customer_reply",
+                              {"signal": thread.signal.value if thread else "", "detail": thread.detail if thread else ""},
+                              ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+
+    @staticmethod
+    def _when(ctx: MailContext) -> datetime:
+        return ctx.parsed.date or ctx.accepted_at
+
+
+def _attachment_fields(a: Any) -> dict[str, Any]:
+    return {"filename": a.filename, "content_type": a.content_type[:255], "size": a.size, "sha256": a.sha256,
+            "content_id": a.content_id, "inline": a.inline}

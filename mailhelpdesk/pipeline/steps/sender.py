@@ -1,0 +1,56 @@
+"""Identify the sender: a contact, and the company of their domain (never a free-mail one)."""
+
+from dataclasses import dataclass
+
+from mailhelpdesk.companies.domains import (
+    FreemailList,
+    domain_of,
+    is_plausible_domain,
+    organisation_domain,
+    parent_domains,
+)
+from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.pipeline.context import MailContext, SenderInfo
+from mailhelpdesk.store.repository import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyResolver:
+    repo: Repository
+    freemail: FreemailList
+    auto_create: bool
+
+    async def resolve(self, address: str) -> tuple[int | None, str]:
+        """The company id for an address and a short reason for the decision."""
+        domain = domain_of(address)
+        if self.freemail.contains(domain):
+            return None, f"free-mail domain {domain}"
+        company = await self.repo.company_for_domains(parent_domains(domain))
+        if company is not None:
+            return company, f"domain {domain}"
+        if not self.auto_create or not is_plausible_domain(domain):
+            return None, f"no company for {domain}"
+        org = organisation_domain(domain)
+        company = await self.repo.company_for_domains([org])
+        if company is None:
+            company = await self.repo.create_company(org, [org], "standard", auto=True)
+            return company, f"created for new domain {org}"
+        return company, f"domain {org}"
+
+
+@dataclass(frozen=True, slots=True)
+class SenderStep:
+    repo: Repository
+    companies: CompanyResolver
+    name: str = "sender"
+
+    async def run(self, ctx: MailContext) -> Outcome:
+        mail = ctx.parsed
+        name, email = mail.sender or ("", "")
+        if ctx.is_automatic:  # a mailer daemon is not a customer: no contact, no company
+            ctx.sender = SenderInfo(email, name, None, None, "automatic message")
+            return CONTINUE
+        company_id, reason = await self.companies.resolve(email)
+        contact_id = await self.repo.contact(email, name, company_id)
+        ctx.sender = SenderInfo(email, name, contact_id, company_id, reason)
+        return CONTINUE

@@ -1,0 +1,1 @@
+"""The admins' YAML surface: rules, and the companies they can seed."""

@@ -1,0 +1,48 @@
+"""Signed reply addresses and Message-IDs: proofs that a token came from us."""
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+_SIG_LEN = 12
+
+
+def _sig(key: bytes, purpose: str, payload: str) -> str:
+    mac = hmac.new(key, f"{purpose}:{payload}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(mac).decode("ascii").lower()[:_SIG_LEN]
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    key: bytes
+
+    def reply_address(self, mailbox_address: str, ticket_number: int) -> str:
+        """``support+1042.<sig>@example.com`` for ticket 1042."""
+        local, _, domain = mailbox_address.partition("@")
+        return f"{local}+{ticket_number}.{_sig(self.key, 'reply', str(ticket_number))}@{domain}"
+
+    def ticket_from_reply_address(self, address: str) -> int | None:
+        match = _REPLY_ADDRESS.match(address.lower())
+        if not match:
+            return None
+        number, sig = match.group(1), match.group(2)
+        return int(number) if hmac.compare_digest(sig, _sig(self.key, "reply", number)) else None
+
+    def message_id(self, ticket_number: int, domain: str) -> str:
+        nonce = secrets.token_hex(6)
+        payload = f"{ticket_number}.{nonce}"
+        return f"mhd.{payload}.{_sig(self.key, 'msgid', payload)}@{domain}"
+
+    def ticket_from_message_id(self, message_id: str) -> int | None:
+        match = _MESSAGE_ID.match(message_id.lower())
+        if not match:
+            return None
+        payload, sig = f"{match.group(1)}.{match.group(2)}", match.group(3)
+        return int(match.group(1)) if hmac.compare_digest(sig, _sig(self.key, "msgid", payload)) else None
+
+
+_REPLY_ADDRESS = re.compile(r"^[^@+]+\+(\d{1,12})\.([a-z2-7]{12})@")
+_MESSAGE_ID = re.compile(r"^mhd\.(\d{1,12})\.([0-9a-f]{12})\.([a-z2-7]{12})@")

@@ -1,0 +1,44 @@
+"""Opening the database and applying migrations."""
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.api.migrate import migrate
+
+MODELS_MODULE = "mailhelpdesk.store.models"
+MIGRATIONS_MODULE = "mailhelpdesk.store.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    """SQLite needs its directory to exist; other engines need nothing."""
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def open_database(database_url: str) -> None:
+    """Connect and bring the schema up to date; must run in the task that uses the ORM."""
+    ensure_sqlite_directory(database_url)
+    config = tortoise_config(database_url)
+    await migrate(config=config)
+    await Tortoise.init(config=config)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()

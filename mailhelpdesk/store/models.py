@@ -1,0 +1,167 @@
+"""Database models. Schema changes go through migrations in ``store/migrations``."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Inbound(Model):
+    """One accepted raw message: the durable spool, the dead-letter area and the audit of intake."""
+
+    id = fields.BigIntField(primary_key=True)
+    mailbox = fields.CharField(max_length=100)
+    raw_message = fields.BinaryField()
+    raw_sha256 = fields.CharField(max_length=64)
+    size = fields.IntField()
+    source = fields.CharField(max_length=1000, default="")
+    state = fields.CharField(max_length=20, db_index=True)
+    reason = fields.TextField(default="")
+    step = fields.CharField(max_length=50, default="")
+    error = fields.TextField(default="")
+    message_id = fields.CharField(max_length=998, default="")
+    sender = fields.CharField(max_length=320, default="")
+    subject = fields.CharField(max_length=998, default="")
+    flags = fields.JSONField(default=dict)
+    accepted_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+
+    class Meta:
+        table = "inbound"
+        unique_together = (("mailbox", "raw_sha256"),)
+
+
+class Company(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200, unique=True)
+    tier = fields.CharField(max_length=50, default="standard")
+    auto_created = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "company"
+
+
+class CompanyDomain(Model):
+    id = fields.IntField(primary_key=True)
+    domain = fields.CharField(max_length=255, unique=True)
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="domains", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "company_domain"
+
+
+class Contact(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=320, unique=True)
+    name = fields.CharField(max_length=200, default="")
+    company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="contacts", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "contact"
+
+
+class Ticket(Model):
+    id = fields.IntField(primary_key=True)
+    number = fields.IntField(unique=True)
+    subject = fields.CharField(max_length=998)
+    normalized_subject = fields.CharField(max_length=998, db_index=True)
+    status = fields.CharField(max_length=20, db_index=True)
+    urgency = fields.CharField(max_length=20)
+    line = fields.IntField()
+    team = fields.CharField(max_length=100, default="")
+    mailbox = fields.CharField(max_length=100)
+    company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    requester: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="tickets", on_delete=fields.RESTRICT
+    )
+    cc: fields.ManyToManyRelation[Contact] = fields.ManyToManyField(
+        "models.Contact", related_name="cc_tickets", through="ticket_cc"
+    )
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "ticket"
+
+
+class Message(Model):
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="messages", on_delete=fields.CASCADE
+    )
+    inbound: fields.ForeignKeyNullableRelation[Inbound] = fields.OneToOneField(
+        "models.Inbound", related_name="message", null=True, on_delete=fields.RESTRICT
+    )
+    message_id = fields.CharField(max_length=998, unique=True)
+    fingerprint = fields.CharField(max_length=64, db_index=True)
+    in_reply_to = fields.JSONField(default=list)
+    references = fields.JSONField(default=list)
+    direction = fields.CharField(max_length=3)
+    visibility = fields.CharField(max_length=10)
+    from_name = fields.CharField(max_length=200, default="")
+    from_addr = fields.CharField(max_length=320)
+    to = fields.JSONField(default=list)
+    cc = fields.JSONField(default=list)
+    subject = fields.CharField(max_length=998, default="")
+    date = fields.DatetimeField()
+    text = fields.TextField(default="")
+    reply_text = fields.TextField(default="")
+    html = fields.TextField(default="")
+    html_sanitized = fields.TextField(default="")
+    flags = fields.JSONField(default=dict)
+    thread_signal = fields.CharField(max_length=30, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message"
+
+
+class Attachment(Model):
+    id = fields.BigIntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="attachments", on_delete=fields.CASCADE
+    )
+    position = fields.IntField()
+    filename = fields.CharField(max_length=255)
+    content_type = fields.CharField(max_length=255)
+    size = fields.BigIntField()
+    sha256 = fields.CharField(max_length=64)
+    content_id = fields.CharField(max_length=998, default="")
+    inline = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "attachment"
+
+
+class Event(Model):
+    """Append-only audit: who or what changed which ticket, and why."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="events", null=True, on_delete=fields.CASCADE
+    )
+    inbound: fields.ForeignKeyNullableRelation[Inbound] = fields.ForeignKeyField(
+        "models.Inbound", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharField(max_length=50, db_index=True)
+    actor = fields.CharField(max_length=200, default="system")
+    data = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "event"
+
+
+# Every Inbound column but the raw bytes: for listings that must not load whole messages.
+INBOUND_SUMMARY_FIELDS = (
+    "id", "mailbox", "raw_sha256", "size", "source", "state", "reason", "step", "error", "message_id",
+    "sender", "subject", "flags", "accepted_at", "processed_at", "attempts",
+)
