@@ -19,7 +19,7 @@ class FreemailList:
         if domain in self.exact:
             return True
         for candidate in parent_domains(domain):
-            if candidate in self.exact or candidate.split(".", 1)[0] in self.any_tld and candidate.count(".") <= 2:
+            if candidate in self.exact or (candidate.split(".", 1)[0] in self.any_tld and candidate.count(".") <= 2):
                 return True
         return False
 

@@ -1,9 +1,9 @@
 """Enumerations shared by every layer."""
 
-from enum import Enum
+from enum import StrEnum
 
 
-class TicketStatus(str, Enum):
+class TicketStatus(StrEnum):
     NEW = "new"
     OPEN = "open"
     PENDING = "pending"
@@ -11,24 +11,24 @@ class TicketStatus(str, Enum):
     CLOSED = "closed"
 
 
-class Urgency(str, Enum):
+class Urgency(StrEnum):
     LOW = "low"
     NORMAL = "normal"
     HIGH = "high"
     CRITICAL = "critical"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     INBOUND = "in"
     OUTBOUND = "out"
 
 
-class Visibility(str, Enum):
+class Visibility(StrEnum):
     PUBLIC = "public"
     INTERNAL = "internal"
 
 
-class InboundState(str, Enum):
+class InboundState(StrEnum):
     """Where an accepted message ended; every accepted message ends in one of these."""
 
     ACCEPTED = "accepted"  # stored durably, not processed yet
@@ -38,7 +38,7 @@ class InboundState(str, Enum):
     QUARANTINED = "quarantined"  # held or failed (step and error recorded), replayable
 
 
-class ThreadSignal(str, Enum):
+class ThreadSignal(StrEnum):
     """How a message was matched to its ticket, in order of trust."""
 
     REFERENCES = "references"

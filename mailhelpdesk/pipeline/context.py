@@ -57,6 +57,7 @@ class MailContext:
 class Step(Protocol):
     """One concern of processing; returns an outcome, raises only on bugs and outages."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     async def run(self, ctx: MailContext) -> Outcome: ...

@@ -58,7 +58,7 @@ class Pipeline:
                 outcome, step = await self._run_steps(ctx, current)
                 result = self._result(ctx, outcome, step)
                 await self.repo.finish_inbound(inbound_id, result.state, self.clock(), **_inbound_info(ctx, result))
-        except Exception as exc:  # noqa: BLE001 - the one catch-all on the mail path, by design
+        except Exception as exc:
             log.exception("inbound %s (%s) failed in step %s", inbound_id, _mid(ctx), current[0])
             result = ProcessResult(inbound_id, InboundState.QUARANTINED, f"error in step {current[0]}", current[0])
             error = f"{type(exc).__name__}: {exc}"[:4000]

@@ -26,7 +26,8 @@ def load_company_seeds(path: Path) -> list[CompanySeed]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
-        raise SeedFileError(_where(path, getattr(exc, "problem_mark", None)) + f": {getattr(exc, 'problem', exc)}") from exc
+        where = _where(path, getattr(exc, "problem_mark", None))
+        raise SeedFileError(f"{where}: {getattr(exc, 'problem', exc)}") from exc
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):
@@ -44,7 +45,7 @@ def load_company_seeds(path: Path) -> list[CompanySeed]:
 def _key(node: yaml.MappingNode, name: str) -> yaml.Node | None:
     for key, value in node.value:
         if isinstance(key, yaml.ScalarNode) and key.value == name:
-            return value
+            return value  # type: ignore[no-any-return]
     return None
 
 

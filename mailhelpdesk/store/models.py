@@ -1,5 +1,7 @@
 """Database models. Schema changes go through migrations in ``store/migrations``."""
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -20,7 +22,7 @@ class Inbound(Model):
     message_id = fields.CharField(max_length=998, default="")
     sender = fields.CharField(max_length=320, default="")
     subject = fields.CharField(max_length=998, default="")
-    flags = fields.JSONField(default=dict)
+    flags: fields.JSONField[Any] = fields.JSONField(default=dict)
     accepted_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)
@@ -36,6 +38,7 @@ class Company(Model):
     tier = fields.CharField(max_length=50, default="standard")
     auto_created = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    domains: fields.ReverseRelation["CompanyDomain"]
 
     class Meta:
         table = "company"
@@ -87,6 +90,7 @@ class Ticket(Model):
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     closed_at = fields.DatetimeField(null=True)
+    messages: fields.ReverseRelation["Message"]
 
     class Meta:
         table = "ticket"
@@ -102,23 +106,24 @@ class Message(Model):
     )
     message_id = fields.CharField(max_length=998, unique=True)
     fingerprint = fields.CharField(max_length=64, db_index=True)
-    in_reply_to = fields.JSONField(default=list)
-    references = fields.JSONField(default=list)
+    in_reply_to: fields.JSONField[Any] = fields.JSONField(default=list)
+    references: fields.JSONField[Any] = fields.JSONField(default=list)
     direction = fields.CharField(max_length=3)
     visibility = fields.CharField(max_length=10)
     from_name = fields.CharField(max_length=200, default="")
     from_addr = fields.CharField(max_length=320)
-    to = fields.JSONField(default=list)
-    cc = fields.JSONField(default=list)
+    to: fields.JSONField[Any] = fields.JSONField(default=list)
+    cc: fields.JSONField[Any] = fields.JSONField(default=list)
     subject = fields.CharField(max_length=998, default="")
     date = fields.DatetimeField()
     text = fields.TextField(default="")
     reply_text = fields.TextField(default="")
     html = fields.TextField(default="")
     html_sanitized = fields.TextField(default="")
-    flags = fields.JSONField(default=dict)
+    flags: fields.JSONField[Any] = fields.JSONField(default=dict)
     thread_signal = fields.CharField(max_length=30, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
+    attachments: fields.ReverseRelation["Attachment"]
 
     class Meta:
         table = "message"
@@ -153,7 +158,7 @@ class Event(Model):
     )
     kind = fields.CharField(max_length=50, db_index=True)
     actor = fields.CharField(max_length=200, default="system")
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

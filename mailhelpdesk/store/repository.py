@@ -4,7 +4,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from tortoise.expressions import F
 from tortoise.functions import Max
@@ -63,7 +63,7 @@ class Repository:
 
     async def pending_inbound_ids(self) -> list[int]:
         rows = await Inbound.filter(state=InboundState.ACCEPTED.value).order_by("id").values_list("id", flat=True)
-        return [int(r) for r in rows]
+        return [int(r) for r in _flat(rows)]
 
     async def finish_inbound(self, inbound_id: int, state: InboundState, now: datetime, **info: Any) -> None:
         await Inbound.filter(id=inbound_id).update(
@@ -167,7 +167,7 @@ class Repository:
     # --- tickets -------------------------------------------------------------------------
 
     async def next_ticket_number(self, start: int) -> int:
-        rows = await Ticket.annotate(top=Max("number")).values_list("top", flat=True)
+        rows = _flat(await Ticket.annotate(top=Max("number")).values_list("top", flat=True))
         top = rows[0] if rows else None
         return max(int(top) + 1, start) if top is not None else start
 
@@ -176,17 +176,23 @@ class Repository:
         email = await Contact.filter(id=fields["requester_id"]).values_list("email", flat=True)
         return TicketRef(ticket.id, ticket.number, ticket.status, ticket.company_id, str(email[0]))  # type: ignore[attr-defined]
 
+    async def touch_ticket(self, ticket_id: int, when: datetime) -> None:
+        """Move ``updated_at`` forward (never back: mail clocks are often wrong)."""
+        await Ticket.filter(id=ticket_id, updated_at__lt=when).update(updated_at=when)
+
     async def update_ticket(self, ticket_id: int, **changes: Any) -> None:
         await Ticket.filter(id=ticket_id).update(**changes)
 
     async def add_cc(self, ticket_id: int, contact_ids: Iterable[int]) -> list[int]:
         ticket = await Ticket.get(id=ticket_id)
-        present = set(await ticket.cc.all().values_list("id", flat=True))
+        present = {int(i) for i in _flat(await ticket.cc.all().values_list("id", flat=True))}
         present.add(ticket.requester_id)  # type: ignore[attr-defined]
         new = [cid for cid in dict.fromkeys(contact_ids) if cid not in present]
         if new:
             await ticket.cc.add(*await Contact.filter(id__in=new))
         return new
+
+
 
     async def add_message(self, attachments: Sequence[dict[str, Any]], **fields: Any) -> int:
         message = await Message.create(**fields)
@@ -194,11 +200,16 @@ class Repository:
             await Attachment.bulk_create(
                 [Attachment(message_id=message.id, position=i, **a) for i, a in enumerate(attachments)]
             )
-        return message.id
+        return int(message.id)
 
     async def event(self, kind: str, data: dict[str, Any], ticket_id: int | None = None,
                     inbound_id: int | None = None, actor: str = "system") -> None:
         await Event.create(kind=kind, data=data, ticket_id=ticket_id, inbound_id=inbound_id, actor=actor)
+
+
+def _flat(rows: Any) -> list[Any]:
+    """``values_list(..., flat=True)`` returns plain values; Tortoise's stubs say tuples."""
+    return cast(list[Any], rows)
 
 
 def transaction() -> Any:

@@ -18,7 +18,7 @@ class DuplicateStep:
         existing = await self.repo.message_by_message_id(mail.message_id)
         if existing is None:
             return CONTINUE
-        message_pk, fingerprint, ticket_id = existing
+        message_pk, fingerprint, _ticket_id = existing
         if fingerprint == mail.fingerprint:
             return Duplicate(f"already stored as message {message_pk} (same Message-ID and content)")
         original = mail.message_id

@@ -23,7 +23,7 @@ class ParseStep:
             return Hold(f"message too large ({size} bytes > max_message_bytes {self.max_bytes})")
         mail = parse_mail(ctx.raw)
         ctx.mail = mail
-        present = {k.lower() for k in mail.headers.keys()}
+        present = {k.lower() for k in mail.headers}
         if not present.intersection(_KNOWN_HEADERS):
             return Hold("not an email: no recognisable header fields")
         if mail.sender is None:

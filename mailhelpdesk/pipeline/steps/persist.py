@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
 from mailhelpdesk.pipeline.context import MailContext
@@ -43,14 +42,16 @@ class PersistStep:
     async def run(self, ctx: MailContext) -> Outcome:
         thread = ctx.thread
         ticket = thread.ticket if thread else None
-        if ticket is not None and not ctx.is_automatic and ticket.status == TicketStatus.CLOSED.value:
-            if self.closed_policy.decide(ticket, ctx) == "new_ticket":
-                ctx.notes.append(f"reply to closed ticket #{ticket.number}: new ticket per policy")
-                ticket = await self._new_ticket(ctx, linked_from=ticket)
-                return await self._store(ctx, ticket, created=True)
+        if ticket is not None and self._wants_new_ticket(ctx, ticket):
+            ctx.notes.append(f"reply to closed ticket #{ticket.number}: new ticket per policy")
+            return await self._store(ctx, await self._new_ticket(ctx, linked_from=ticket), created=True)
         if ticket is None:
             return await self._store(ctx, await self._new_ticket(ctx), created=True)
         return await self._store(ctx, ticket, created=False)
+
+    def _wants_new_ticket(self, ctx: MailContext, ticket: TicketRef) -> bool:
+        closed = ticket.status == TicketStatus.CLOSED.value
+        return closed and not ctx.is_automatic and self.closed_policy.decide(ticket, ctx) == "new_ticket"
 
     async def _new_ticket(self, ctx: MailContext, linked_from: TicketRef | None = None) -> TicketRef:
         mail, sender, box = ctx.parsed, ctx.sender, ctx.mailbox
@@ -83,7 +84,7 @@ class PersistStep:
 
     async def _add_message(self, ctx: MailContext, ticket: TicketRef) -> None:
         mail, thread = ctx.parsed, ctx.thread
-        flags = {"auto_reply": ctx.auto_reply, "bounce": ctx.bounce} if ctx.is_automatic else {}
+        flags: dict[str, Any] = {"auto_reply": ctx.auto_reply, "bounce": ctx.bounce} if ctx.is_automatic else {}
         if mail.defects:
             flags["defects"] = mail.defects[:20]
         if mail.message_id_synthesized:
@@ -123,17 +124,17 @@ class PersistStep:
     async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
         if created:
             return
-        changes: dict[str, Any] = {"updated_at": self._when(ctx)}
+        await self.repo.touch_ticket(ticket.id, self._when(ctx))
+        changes: dict[str, Any] = {}
         if ticket.status in _REOPENING:
             changes["status"] = TicketStatus.OPEN.value
             changes["closed_at"] = None
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id)
-        await self.repo.update_ticket(ticket.id, **changes)
-        thread = ctx.thread
-        await self.repo.event("message.customer_reply",
-                              {"signal": thread.signal.value if thread else "", "detail": thread.detail if thread else ""},
-                              ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        if changes:
+            await self.repo.update_ticket(ticket.id, **changes)
+        signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
+        await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
 
     @staticmethod
     def _when(ctx: MailContext) -> datetime:

@@ -1,0 +1,48 @@
+"""``mailhelpdesk serve``: SMTP receiver, pipeline worker and web panel in one process.
+
+Tortoise keeps its connection context in a ContextVar, so the database is opened in
+the main task before uvicorn starts; every task uvicorn and the SMTP server create
+inherits it. Cleanup runs in the web app's shutdown hook (uvicorn re-raises SIGTERM
+after ``serve()`` returns, so code after it would never run).
+"""
+
+import asyncio
+import logging
+
+import uvicorn
+
+from mailhelpdesk.app import build_runtime
+from mailhelpdesk.commands.companies import seed_companies
+from mailhelpdesk.config import Settings
+from mailhelpdesk.ingest.smtp import SmtpHandler, process_queue, start_smtp
+from mailhelpdesk.store.db import close_database, open_database
+from mailhelpdesk.web.app import create_web_app
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings) -> int:
+    asyncio.run(_serve(settings))
+    return 0
+
+
+async def _serve(settings: Settings) -> None:
+    await open_database(settings.database_url)
+    runtime = build_runtime(settings)
+    if settings.rules_file is not None:
+        await seed_companies(runtime, settings.rules_file)
+    handler = SmtpHandler(runtime.intake, {b.address: b.name for b in settings.mailboxes})
+    worker = asyncio.create_task(process_queue(runtime.intake, handler.queue))
+    smtp = await start_smtp(handler, settings.smtp_host, settings.smtp_port, settings.max_message_bytes)
+
+    async def shutdown() -> None:
+        smtp.close()
+        await smtp.wait_closed()
+        worker.cancel()
+        await close_database()
+
+    app = create_web_app(on_shutdown=[shutdown])
+    log.warning("SMTP on %s:%s, panel on http://%s:%s/", settings.smtp_host, settings.smtp_port,
+                settings.web_host, settings.web_port)
+    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_level="warning")
+    await uvicorn.Server(config).serve()
