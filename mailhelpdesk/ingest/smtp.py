@@ -58,7 +58,7 @@ class SmtpHandler:
 
     async def handle_exception(self, error: Exception) -> str:
         """Never 5xx for our own faults: the sending MTA must keep the mail and retry."""
-        log.error("SMTP session failed: %s: %s", type(error).__name__, error)
+        log.error("SMTP session failed: %s: %s", type(error).__name__, error, exc_info=error)
         return TEMPFAIL
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base import executor
 from tortoise.migrations.api.migrate import migrate
 
 MODELS_MODULE = "mailhelpdesk.store.models"
@@ -35,6 +36,10 @@ def ensure_sqlite_directory(database_url: str) -> None:
 async def open_database(database_url: str) -> None:
     """Connect and bring the schema up to date; must run in the task that uses the ORM."""
     ensure_sqlite_directory(database_url)
+    # Tortoise caches prepared INSERT/DELETE SQL per connection *name*, not per engine:
+    # reopening "default" on another engine in the same process would reuse SQLite's
+    # "?" placeholders on PostgreSQL. Start clean on every open.
+    executor.EXECUTOR_CACHE.clear()
     config = tortoise_config(database_url)
     await migrate(config=config)
     await Tortoise.init(config=config)

@@ -1,0 +1,141 @@
+"""The whole service: `mailhelpdesk serve` receives mail over real SMTP and shows it over HTTP."""
+
+import json
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+SECRET = "serve-test-secret-" + "y" * 32
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.smtp_port, self.web_port = _free_port(), _free_port()
+        self.config = root / "config.yaml"
+        self.config.write_text(
+            f"data_dir: {root / 'data'}\n"
+            "mailboxes:\n  - {name: support, address: support@helpdesk.test}\n"
+            "  - {name: billing, address: billing@helpdesk.test, team: billing}\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "MAILHELPDESK_SECRET_KEY": SECRET}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mailhelpdesk", "--config", str(self.config), "serve",
+             "--smtp-port", str(self.smtp_port), "--web-port", str(self.web_port)],
+            cwd=self.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                pytest.fail(f"serve exited with {self.proc.returncode}:\n{out}")
+            try:
+                self.health()
+                return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("serve did not answer on its web port within 30 s")
+
+    def health(self) -> dict[str, object]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=5) as resp:
+            return dict(json.loads(resp.read()))
+
+    def page(self, path: str) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MAILHELPDESK_SECRET_KEY": SECRET}
+        return subprocess.run([sys.executable, "-m", "mailhelpdesk", "--config", str(self.config), *args],
+                              cwd=self.root, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    svc = Service(tmp_path)
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+def _mail(subject: str, sender: str, to: str, msgid: str, reply_to: str | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, to, subject, f"<{msgid}>"
+    if reply_to:
+        msg["In-Reply-To"] = f"<{reply_to}>"
+    msg.set_content("Здравствуйте! Принтер в бухгалтерии не печатает.\n")
+    return msg
+
+
+def _wait_processed(svc: Service, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if svc.health()["pending"] == 0:
+            return
+        time.sleep(0.1)
+    pytest.fail("messages still pending")
+
+
+def test_mail_over_smtp_becomes_a_threaded_ticket_shown_in_the_panel(service: Service) -> None:
+    with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
+        smtp.send_message(_mail("Принтер не печатает", "Анна <anna@globex.ru>", "support@helpdesk.test", "m1@globex.ru"))
+        smtp.send_message(_mail("Re: Принтер не печатает", "Анна <anna@globex.ru>", "support@helpdesk.test",
+                                "m2@globex.ru", reply_to="m1@globex.ru"))
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail("x@example.org", ["nobody@elsewhere.test"], b"Subject: x\r\n\r\nx\r\n")
+    assert refused.value.recipients["nobody@elsewhere.test"][0] == 550
+    _wait_processed(service)
+    listing = service.page("/")
+    assert "Принтер не печатает" in listing and "globex.ru" in listing
+    detail = service.page("/tickets/1000")
+    assert detail.count("<article") == 2
+    shown = service.cli("tickets", "show", "1000")
+    assert shown.returncode == 0, shown.stderr
+    assert "[references]" in shown.stdout
+
+
+def test_mail_accepted_before_a_kill_is_processed_after_restart(tmp_path: Path) -> None:
+    svc = Service(tmp_path)
+    svc.start()
+    with smtplib.SMTP("127.0.0.1", svc.smtp_port, timeout=10) as smtp:
+        for i in range(20):
+            reply = smtp.send_message(_mail(f"Request {i}", f"user{i}@initech.com", "billing@helpdesk.test",
+                                            f"k{i}@initech.com"))
+            assert reply == {}
+    svc.stop(signal.SIGKILL)  # whatever was not processed yet must survive in the inbound table
+    svc.start()
+    try:
+        _wait_processed(svc)
+        listed = svc.cli("tickets", "list", "--limit", "100")
+        assert listed.returncode == 0, listed.stderr
+        assert sum(1 for line in listed.stdout.splitlines() if "Request " in line) == 20
+        exported = [json.loads(line) for line in svc.cli("export").stdout.splitlines()]
+        tickets = [r for r in exported if r["type"] == "ticket"]
+        assert len(tickets) == 20 and {t["mailbox"] for t in tickets} == {"billing"}
+        assert {t["team"] for t in tickets} == {"billing"}
+    finally:
+        svc.stop()
