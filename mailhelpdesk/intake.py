@@ -46,10 +46,13 @@ class Intake:
 
     async def receive(self, mailbox: str, raw: bytes, source: str) -> ProcessResult | None:
         """Accept and process one message; ``None`` when these exact bytes were processed before."""
-        inbound_id, pending = await self.accept(mailbox, raw, source)
-        if not pending:
-            return None
-        return await self.pipeline.process(inbound_id)
+        now = self.clock()
+        result = await self.repo.accept(mailbox, raw, source, now)
+        if result.created:
+            return await self.pipeline.process(result.inbound_id, (mailbox, raw, now))
+        if result.state == InboundState.ACCEPTED.value:  # left over from an interrupted run
+            return await self.pipeline.process(result.inbound_id)
+        return None
 
     async def recover(self) -> list[ProcessResult]:
         """Process whatever was accepted but not finished (after a crash or outage)."""

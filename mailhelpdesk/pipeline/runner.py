@@ -48,8 +48,9 @@ class Pipeline:
     def step_names(self) -> list[str]:
         return [step.name for step in self.steps]
 
-    async def process(self, inbound_id: int) -> ProcessResult:
-        mailbox, raw, accepted_at = await self.repo.inbound_raw(inbound_id)
+    async def process(self, inbound_id: int, loaded: tuple[str, bytes, datetime] | None = None) -> ProcessResult:
+        """Process one accepted message; ``loaded`` (mailbox, raw, accepted_at) saves re-reading it."""
+        mailbox, raw, accepted_at = loaded or await self.repo.inbound_raw(inbound_id)
         box = self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
         ctx = MailContext(inbound_id=inbound_id, mailbox=box, raw=raw, accepted_at=accepted_at)
         current = ["accept"]

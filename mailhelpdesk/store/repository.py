@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
@@ -22,6 +23,9 @@ from mailhelpdesk.store.models import (
     Message,
     Ticket,
 )
+
+
+_NUMBER_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +175,19 @@ class Repository:
         top = rows[0] if rows else None
         return max(int(top) + 1, start) if top is not None else start
 
-    async def create_ticket(self, **fields: Any) -> TicketRef:
-        ticket = await Ticket.create(**fields)
-        email = await Contact.filter(id=fields["requester_id"]).values_list("email", flat=True)
-        return TicketRef(ticket.id, ticket.number, ticket.status, ticket.company_id, str(email[0]))  # type: ignore[attr-defined]
+    async def create_ticket(self, requester_email: str, number_start: int, **fields: Any) -> TicketRef:
+        """Insert a ticket with the next free number; retried when another writer took it."""
+        for attempt in range(_NUMBER_ATTEMPTS):
+            number = await self.next_ticket_number(number_start)
+            try:
+                async with in_transaction():  # a savepoint: a clash must not abort the outer work
+                    ticket = await Ticket.create(number=number, **fields)
+            except IntegrityError:
+                if attempt == _NUMBER_ATTEMPTS - 1:
+                    raise
+                continue
+            return TicketRef(ticket.id, number, ticket.status, fields.get("company_id"), requester_email)
+        raise AssertionError("unreachable")
 
     async def touch_ticket(self, ticket_id: int, when: datetime) -> None:
         """Move ``updated_at`` forward (never back: mail clocks are often wrong)."""

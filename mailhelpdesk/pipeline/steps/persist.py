@@ -58,7 +58,7 @@ class PersistStep:
         assert sender is not None and sender.contact_id is not None
         when = self._when(ctx)
         ticket = await self.repo.create_ticket(
-            number=await self.repo.next_ticket_number(self.ticket_number_start),
+            sender.email, self.ticket_number_start,
             subject=mail.subject or "(no subject)", normalized_subject=normalize_subject(mail.subject),
             status=TicketStatus.NEW.value, urgency=Urgency.NORMAL.value, line=box.line, team=box.team,
             mailbox=box.name, company_id=sender.company_id, requester_id=sender.contact_id,
