@@ -7,26 +7,40 @@ our own decoding, rather than mail-parser or ``policy.default``:
 - mail-parser 4.8 still returns raw escape sequences for iso-2022-jp bodies, and had
   silent data-loss bugs until mid-2026; ``policy.default`` raises LookupError on unknown
   charsets. Our decoding (``charsets``) handles mislabelled and unknown charsets.
+compat32 turns header values with raw 8-bit bytes into ``Header`` objects whose ``str()``
+replaces those bytes with U+FFFD, so we read headers through ``raw_items()`` and decode
+them ourselves. Transfer encodings are decoded here too, leniently, so that damage becomes
+a recorded defect instead of lost text.
 Parsing never raises on bad input: problems are recorded as defects.
 """
 
+import binascii
+import contextlib
 import email
 import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
+from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
-from mailhelpdesk.pipeline.charsets import decode_bytes, repair_header_bytes
+from mailhelpdesk.pipeline.charsets import (
+    decode_base64,
+    decode_bytes,
+    decode_encoded_words,
+    repair_header_bytes,
+)
 from mailhelpdesk.pipeline.html_text import html_to_text, sanitize_html
 
 MAX_PARTS = 500
 MAX_DEPTH = 30
 MAX_HEADER_CHARS = 998  # RFC 5322 line limit; longer values are kept only in the raw bytes
+MAX_BOUNDARY_REPAIRS = 5  # each repair re-parses a body; a few are plenty for real mail
+MAX_DEFECTS = 50
 
 Address = tuple[str, str]  # (display name, lowercase address)
 
@@ -64,69 +78,121 @@ class ParsedMail:
 
     def header(self, name: str) -> str:
         """A decoded header value, '' when absent."""
-        return decode_header_value(self.headers.get(name))
+        values = raw_header_values(self.headers, name)
+        return decode_header_value(values[0]) if values else ""
 
     def header_all(self, name: str) -> list[str]:
-        return [decode_header_value(v) for v in self.headers.get_all(name) or []]
+        return [decode_header_value(v) for v in raw_header_values(self.headers, name)]
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse raw bytes; never raises for malformed mail."""
-    msg = email.message_from_bytes(raw, policy=compat32)
-    defects = [type(d).__name__ for d in msg.defects]
+    msg, defects = _parse_message(raw)
     message_id, synthesized = _message_id(msg, raw)
     body = _Body()
     _collect_parts(msg, body, defects)
-    text = body.text or (html_to_text(body.html) if body.html else "")
+    text, html = _compose(body.segments)
     return ParsedMail(
         message_id=message_id,
         message_id_synthesized=synthesized,
-        in_reply_to=parse_msgid_list(msg.get("In-Reply-To")),
-        references=parse_msgid_list(msg.get("References")),
+        in_reply_to=parse_msgid_list(_first(msg, "In-Reply-To")),
+        references=parse_msgid_list(_first(msg, "References")),
         sender=_sender(msg),
         to=_addresses(msg, "To"),
         cc=_addresses(msg, "Cc"),
         reply_to=_addresses(msg, "Reply-To"),
-        subject=_clip(decode_header_value(msg.get("Subject")).replace("\n", " ").strip()),
-        date=_date(msg.get("Date")),
+        subject=_clip(" ".join(decode_header_value(_first(msg, "Subject")).split())),
+        date=_date(_first(msg, "Date")),
         text=text,
-        html=body.html,
-        html_sanitized=sanitize_html(body.html) if body.html else "",
+        html=html,
+        html_sanitized=sanitize_html(html) if html else "",
         attachments=body.attachments,
         headers=msg,
         fingerprint=content_fingerprint(msg, raw),
-        defects=defects,
-        embedded_message_ids=body.embedded_ids,
+        defects=list(dict.fromkeys(defects))[:MAX_DEFECTS],
+        embedded_message_ids=list(dict.fromkeys(body.embedded_ids)),
     )
+
+
+def _parse_message(raw: bytes) -> tuple[Message, list[str]]:
+    """The stdlib parse, or a headers-only parse when the MIME structure defeats the parser.
+
+    The feed parser recurses once per nesting level, so a few thousand nested multiparts
+    raise RecursionError; we then keep the headers and treat the whole body as text.
+    """
+    raw, defects = _without_preamble(raw)
+    try:
+        msg = email.message_from_bytes(raw, policy=compat32)
+        return msg, [*defects, *(type(d).__name__ for d in msg.defects)]
+    except Exception as exc:  # noqa: BLE001 - RecursionError and stdlib bugs alike; never lose the mail
+        defects.append(f"ParserFailure: {type(exc).__name__}; body kept as plain text")
+    try:
+        msg = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+    except Exception:  # noqa: BLE001 - last resort: no headers at all
+        msg = Message()
+        msg.set_payload(raw.decode("ascii", errors="surrogateescape"))
+    return msg, defects
+
+
+_HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}:|From ")  # a header field or an mbox envelope line
+
+
+def _without_preamble(raw: bytes) -> tuple[bytes, list[str]]:
+    """Drop a UTF-8 byte order mark and blank lines before the header; the parser would take
+    the whole message for a body. (Files saved by Windows tools start with a BOM.)"""
+    stripped = raw.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
+    if stripped is not raw and len(stripped) != len(raw) and _HEADER_LINE.match(stripped):
+        return stripped, ["LeadingJunkRemoved: byte order mark or blank lines before the header"]
+    return raw, []
 
 
 # --- headers -------------------------------------------------------------------------------
 
-_ENCODED_WORD_GAP = re.compile(r"(\?=)\s+(=\?)")
+
+def raw_header_values(msg: Message, name: str) -> list[str]:
+    """Header values as received (8-bit bytes as surrogate escapes), without compat32's Header wrapping."""
+    wanted = name.lower()
+    return [str(value) for key, value in msg.raw_items() if key.lower() == wanted]
+
+
+def _first(msg: Message, name: str) -> str | None:
+    values = raw_header_values(msg, name)
+    return values[0] if values else None
 
 
 def decode_header_value(value: object) -> str:
     """Decode RFC 2047 words and raw 8-bit bytes in a header value; never raises."""
     if value is None:
         return ""
-    text = repair_header_bytes(str(value))
-    if "=?" not in text:
-        return _unfold(text)
-    try:
-        chunks = decode_header(_ENCODED_WORD_GAP.sub(r"\1\2", text))
-    except Exception:  # noqa: BLE001 - email.header raises assorted errors on garbage
-        return _unfold(text)
-    out = []
-    for chunk, charset in chunks:
-        if isinstance(chunk, bytes):
-            out.append(decode_bytes(chunk, charset or "ascii")[0])
-        else:
-            out.append(chunk)
-    return _unfold("".join(out))
+    text = _header_text(value)
+    if "=?" in text:
+        with contextlib.suppress(Exception):  # garbage in encoded words must not lose the header
+            text = decode_encoded_words(text)
+    return _clean(_unfold(text))
+
+
+def _header_text(value: object) -> str:
+    """Text of a raw header value; a compat32 ``Header`` is unpacked to its original bytes."""
+    if not isinstance(value, Header):
+        return repair_header_bytes(str(value))
+    pieces = []
+    for chunk, charset in decode_header(value):
+        data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", errors="surrogateescape")
+        declared = None if charset in (None, "unknown-8bit") else str(charset)
+        pieces.append(decode_bytes(data, declared)[0])
+    return "".join(pieces)
 
 
 def _unfold(text: str) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", text)
+
+
+# NUL and lone surrogates cannot be stored in PostgreSQL text columns or encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    return _UNSTORABLE.sub("", text)
 
 
 def _clip(text: str) -> str:
@@ -140,19 +206,19 @@ def parse_msgid_list(value: object) -> list[str]:
     """Message-IDs from In-Reply-To/References, without angle brackets, order kept."""
     if value is None:
         return []
-    text = repair_header_bytes(str(value))
+    text = _clean(_header_text(value))
     found = _MSGID.findall(text)
     if not found:  # some mailers omit the brackets
-        found = [t for t in text.split() if "@" in t]
+        found = [t.strip("<>") for t in text.split() if "@" in t]
     seen: dict[str, None] = {}
     for item in found:
-        if len(item) <= MAX_HEADER_CHARS:
+        if item and len(item) <= MAX_HEADER_CHARS:
             seen.setdefault(item, None)
     return list(seen)
 
 
 def _message_id(msg: Message, raw: bytes) -> tuple[str, bool]:
-    ids = parse_msgid_list(msg.get("Message-ID"))
+    ids = parse_msgid_list(_first(msg, "Message-ID"))
     if ids:
         return ids[0], False
     return synthesize_message_id(raw), True
@@ -177,24 +243,34 @@ def content_fingerprint(msg: Message, raw: bytes) -> str:
         head_end = raw.find(b"\n\n")
     body = raw[head_end:] if head_end >= 0 else b""
     digest = hashlib.sha256()
-    for name, value in msg.items():
+    for name, value in msg.raw_items():
         if name.lower() not in _TRACE_HEADERS:
-            digest.update(f"{name.lower()}:{' '.join(str(value).split())}\n".encode("utf-8", "surrogateescape"))
+            line = f"{name.lower()}:{' '.join(str(value).split())}\n"
+            digest.update(line.encode("utf-8", "surrogateescape"))
     digest.update(body.replace(b"\r\n", b"\n"))
     return digest.hexdigest()
 
 
 def _addresses(msg: Message, name: str) -> list[Address]:
-    values = [decode_header_value(v) for v in msg.get_all(name) or []]
-    result: list[Address] = []
+    """Addresses of a header; display names are decoded after splitting, so an encoded comma stays."""
+    values = [_unfold(_header_text(v)) for v in raw_header_values(msg, name)]
+    result = _valid_addresses(values, decode_names=True)
+    if not result and any("=?" in v for v in values):  # a whole address hidden in one encoded word
+        result = _valid_addresses([decode_header_value(v) for v in values], decode_names=False)
+    return result
+
+
+def _valid_addresses(values: list[str], *, decode_names: bool) -> list[Address]:
     try:
         pairs = getaddresses(values)
     except Exception:  # noqa: BLE001 - getaddresses can fail on pathological input
-        pairs = []
+        return []
+    result: list[Address] = []
     for display, addr in pairs:
-        addr = addr.strip().lower()
+        addr = _clean(addr.strip().lower())
         if "@" in addr and len(addr) <= 320:
-            result.append((display.strip(), addr))
+            name = decode_header_value(display) if decode_names else _clean(display)
+            result.append((name.strip(), addr))
     return result
 
 
@@ -203,156 +279,308 @@ def _sender(msg: Message) -> Address | None:
         found = _addresses(msg, name)
         if found:
             return found[0]
-    display, addr = parseaddr(str(msg.get("Return-Path") or ""))
+    display, addr = parseaddr(_clean(_header_text(_first(msg, "Return-Path") or "")))
     return (display, addr.lower()) if "@" in addr else None
 
 
-def _date(value: object) -> datetime | None:
+def _date(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = parsedate_to_datetime(str(value))
+        parsed = parsedate_to_datetime(_clean(_header_text(value)).strip())
+        if parsed.tzinfo is None:  # "-0000" means "no zone information": take it as UTC
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
-# --- bodies and attachments ----------------------------------------------------------------
+# --- MIME structure ------------------------------------------------------------------------
+
+Group = tuple[int, int] | None  # (id of the outermost multipart/alternative, index of its branch)
 
 
 @dataclass(slots=True)
 class _Body:
-    text: str = ""
-    html: str = ""
+    segments: list[tuple[Group, str, str]] = field(default_factory=list)  # (group, "plain"/"html", text)
     attachments: list[Attachment] = field(default_factory=list)
     embedded_ids: list[str] = field(default_factory=list)
+    repairs: int = 0
 
 
-def _walk(msg: Message, defects: list[str]) -> Iterator[tuple[Message, Message | None]]:
-    """Leaf parts with their parent, iteratively and bounded (no recursion, no MIME bombs)."""
-    stack: list[tuple[Message, Message | None, int]] = [(msg, None, 0)]
+def _walk(msg: Message, body: _Body, defects: list[str]) -> Iterator[tuple[Message, Group]]:
+    """Leaf parts with their alternative group, iteratively and bounded (no recursion, no MIME bombs)."""
+    stack: list[tuple[Message, Group, int]] = [(msg, None, 0)]
     count = 0
     while stack:
-        part, parent, depth = stack.pop()
+        part, group, depth = stack.pop()
         count += 1
         if count > MAX_PARTS:
             defects.append(f"TooManyParts: only the first {MAX_PARTS} MIME parts were read")
             return
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list) and part.get_content_maintype() == "multipart":
-            if depth >= MAX_DEPTH:
-                defects.append(f"TooDeep: MIME nesting beyond {MAX_DEPTH} levels was not read")
-                continue
-            stack.extend((child, part, depth + 1) for child in reversed(payload))
+        defects.extend(type(d).__name__ for d in part.defects if part is not msg)
+        children = _children(part, body, defects)
+        if children is None:
+            yield part, group
+        elif depth >= MAX_DEPTH:
+            defects.append(f"TooDeep: MIME nesting beyond {MAX_DEPTH} levels was not read")
+        elif group is None and part.get_content_subtype() == "alternative":
+            stack.extend((child, (count, i), depth + 1) for i, child in reversed(list(enumerate(children))))
         else:
-            yield part, parent
+            stack.extend((child, group, depth + 1) for child in reversed(children))
+
+
+def _children(part: Message, body: _Body, defects: list[str]) -> list[Message] | None:
+    """The sub-parts of a multipart, or None for a leaf; repairs a multipart whose boundary is wrong."""
+    if part.get_content_maintype() != "multipart":
+        return None
+    if part.is_multipart():
+        return _sub_messages(part)
+    if body.repairs >= MAX_BOUNDARY_REPAIRS:
+        return None
+    repaired = _repair_boundary(part, _stdlib_decoded(part))
+    if repaired is None:
+        return None
+    body.repairs += 1
+    defects.append("BoundaryRepaired: the declared MIME boundary was missing or wrong; guessed from the body")
+    return repaired
+
+
+_DELIMITER = re.compile(rb"^--([^\s\"][^\r\n\"]{0,69}?)[ \t]*\r?$", re.MULTILINE)
+
+
+def _repair_boundary(part: Message, payload: bytes) -> list[Message] | None:
+    """Re-parse a multipart body with the boundary its delimiter lines actually use."""
+    match = _DELIMITER.search(payload)
+    if match is None:
+        return None
+    boundary = match.group(1).decode("ascii", "replace")
+    header = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'
+    data = header.encode("ascii", "replace") + payload
+    try:
+        reparsed = email.message_from_bytes(data, policy=compat32)
+    except Exception:  # noqa: BLE001 - the same parser limits as the first attempt
+        return None
+    return _sub_messages(reparsed) if reparsed.is_multipart() else None
+
+
+def _sub_messages(part: Message) -> list[Message]:
+    """Sub-parts of a multipart or message/rfc822 part (only call when ``is_multipart()``)."""
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
 
 
 def _collect_parts(msg: Message, body: _Body, defects: list[str]) -> None:
-    for part, parent in _walk(msg, defects):
+    for part, group in _walk(msg, body, defects):
         ctype = part.get_content_type()
+        if ctype.startswith("multipart/"):  # unreadable structure: the body is all we have
+            ctype = "text/plain"
         if _is_attachment(part, ctype):
-            body.attachments.append(_attachment(part, ctype))
+            body.attachments.append(_attachment(part, ctype, defects))
             if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
                 body.embedded_ids.extend(_embedded_message_ids(part))
             continue
-        text = _part_text(part, defects)
-        if ctype == "text/html":
-            body.html = _join(body.html, text)
-        elif not _is_alternative_duplicate(parent, body.text):
-            body.text = _join(body.text, text)
+        kind = "html" if ctype == "text/html" else "plain"
+        body.segments.append((group, kind, _part_text(part, kind, defects)))
 
 
-def _join(existing: str, new: str) -> str:
-    return f"{existing}\n\n{new}" if existing and new else existing or new
+def _compose(segments: list[tuple[Group, str, str]]) -> tuple[str, str]:
+    """The text and HTML of the message: one version of each multipart/alternative, parts in order."""
+    units: dict[object, list[tuple[int, str, str]]] = {}
+    for index, (group, kind, text) in enumerate(segments):
+        key: object = group[0] if group else ("single", index)
+        units.setdefault(key, []).append((group[1] if group else 0, kind, text))
+    texts: dict[str, str] = {}  # keyed by normalized text: broken alternatives repeat the same words
+    htmls: list[str] = []
+    for parts in units.values():
+        plain = _branch(parts, "plain", first=True)
+        html = _branch(parts, "html", first=False)
+        text = plain if plain.strip() else html_to_text(html) if html else plain
+        texts.setdefault(" ".join(text.split()), text)
+        htmls.append(html)
+    return _clean(_join(list(texts.values()))), _clean(_join(htmls))
 
 
-def _is_alternative_duplicate(parent: Message | None, current_text: str) -> bool:
-    """Within multipart/alternative only the first plain version counts."""
-    return parent is not None and parent.get_content_subtype() == "alternative" and bool(current_text)
+def _branch(parts: list[tuple[int, str, str]], kind: str, *, first: bool) -> str:
+    """Texts of one kind from a single branch: plain from the first branch that has it, HTML from the last."""
+    branches = [branch for branch, k, _ in parts if k == kind]
+    if not branches:
+        return ""
+    chosen = branches[0] if first else branches[-1]
+    return _join([text for branch, k, text in parts if k == kind and branch == chosen])
+
+
+def _join(pieces: list[str]) -> str:
+    return "\n\n".join(p for p in pieces if p.strip())
 
 
 def _is_attachment(part: Message, ctype: str) -> bool:
     disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
     if disposition == "attachment":
         return True
-    if ctype in ("text/plain", "text/html") and not part.get_filename():
-        return False
-    return not (ctype in ("text/plain", "text/html") and disposition == "inline")
+    if ctype not in ("text/plain", "text/html"):
+        return True
+    return disposition != "inline" and bool(_filename(part, ctype, default=""))
 
 
-def _part_text(part: Message, defects: list[str]) -> str:
-    data = _payload_bytes(part)
-    text, fallback = decode_bytes(data, part.get_content_charset())
-    if fallback and not _is_ascii_bytes(data):
-        defects.append(f"CharsetFallback: declared {part.get_content_charset()!r}")
-    return text.replace("\r\n", "\n")
+# --- payloads ------------------------------------------------------------------------------
 
 
-def _is_ascii_bytes(data: bytes) -> bool:
-    return all(b < 0x80 for b in data)
+def _part_text(part: Message, kind: str, defects: list[str]) -> str:
+    data = _payload_bytes(part, defects)
+    charset = part.get_content_charset() or (_meta_charset(data) if kind == "html" else None)
+    text, fallback = decode_bytes(data, charset)
+    if fallback and not data.isascii():
+        defects.append(f"CharsetFallback: declared {charset!r}")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if kind == "plain" and str(part.get_param("format", "")).lower() == "flowed":
+        text = _unflow(text, delsp=str(part.get_param("delsp", "")).lower() == "yes")
+    return text
 
 
-def _payload_bytes(part: Message) -> bytes:
+_META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([\w.:-]{1,40})", re.IGNORECASE)
+
+
+def _meta_charset(data: bytes) -> str | None:
+    """The charset an HTML document declares in a <meta> tag, for parts that do not say it in MIME."""
+    match = _META_CHARSET.search(data[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+def _unflow(text: str, *, delsp: bool) -> str:
+    """Join the soft line breaks of RFC 3676 format=flowed text back into paragraphs."""
+    out: list[str] = []
+    current: str | None = None
+    current_depth = 0
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        content = content[1:] if content.startswith(" ") else content  # space-stuffing
+        if current is not None and depth != current_depth:
+            out.append(_quoted(current_depth, current))
+            current = None
+        flowed = content.endswith(" ") and content != "-- "
+        piece = content[:-1] if flowed and delsp else content
+        current, current_depth = (piece if current is None else current + piece), depth
+        if not flowed:
+            out.append(_quoted(depth, current))
+            current = None
+    if current is not None:
+        out.append(_quoted(current_depth, current))
+    return "\n".join(out)
+
+
+def _quoted(depth: int, text: str) -> str:
+    return f"{'>' * depth} {text}" if depth else text
+
+
+def _payload_bytes(part: Message, defects: list[str]) -> bytes:
+    """The decoded body of a leaf part; damaged transfer encodings are decoded as far as possible.
+
+    Base64 is decoded here (leniently, recording damage). Everything else goes through
+    ``get_payload(decode=True)``, the only public way to get 8-bit bytes back unchanged: the
+    plain ``get_payload()`` re-decodes them with the declared charset, replaces errors, and
+    raises for charsets such as "undefined".
+    """
+    if part.is_multipart():  # message/rfc822: the embedded message, serialized
+        return b"\n".join(_as_bytes(p) for p in _sub_messages(part))
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower().split(";")[0].strip()
+    payload = _base64_text(part) if cte == "base64" else None
+    if payload is not None:
+        decoded, damaged = decode_base64(payload.encode("utf-8", errors="surrogateescape"))
+        if damaged:
+            defects.append("InvalidBase64: junk characters or truncated data in a base64 part")
+        return decoded
+    data = _stdlib_decoded(part)
+    if cte == "quoted-printable" and str(part.get("Content-Transfer-Encoding", "")).lower() != cte:
+        return binascii.a2b_qp(data)  # "Quoted-Printable " with stray spaces: compat32 leaves it encoded
+    return data
+
+
+def _base64_text(part: Message) -> str | None:
+    """The still-encoded text of a base64 part; None when 8-bit junk in it trips the stdlib."""
     try:
-        data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - broken transfer encodings
-        data = None
-    if isinstance(data, bytes):
-        return data
-    payload = part.get_payload()
-    if isinstance(payload, str):
-        return payload.encode("ascii", errors="surrogateescape")
-    if isinstance(payload, list):  # message/rfc822: the embedded message, serialized
-        return b"\n".join(_as_bytes(p) for p in payload if isinstance(p, Message))
-    return b""
+        payload = part.get_payload()
+    except Exception:  # noqa: BLE001 - e.g. charset=undefined with 8-bit bytes
+        return None
+    return payload if isinstance(payload, str) else None
+
+
+def _stdlib_decoded(part: Message) -> bytes:
+    try:
+        decoded = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - broken uuencode and other surprises
+        return b""
+    return decoded if isinstance(decoded, bytes) else b""
 
 
 def _as_bytes(msg: Message) -> bytes:
     try:
         return msg.as_bytes(policy=compat32)
-    except Exception:  # noqa: BLE001 - serializing broken parts
+    except Exception:  # noqa: BLE001 - serializing broken or deeply nested parts
         return b""
 
 
-def _attachment(part: Message, ctype: str) -> Attachment:
-    data = _payload_bytes(part)
+def _attachment(part: Message, ctype: str, defects: list[str]) -> Attachment:
+    data = _payload_bytes(part, defects)
+    content_id_raw = _first(part, "Content-ID")
+    content_ids = parse_msgid_list(content_id_raw)
+    content_id = content_ids[0] if content_ids else _clean(str(content_id_raw or "")).strip(" <>")[:998]
+    disposition = str(part.get("Content-Disposition", "")).strip().lower()
     return Attachment(
         filename=_filename(part, ctype),
         content_type=ctype,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
-        content_id=parse_msgid_list(part.get("Content-ID"))[0] if part.get("Content-ID") else "",
-        inline=str(part.get("Content-Disposition", "")).strip().lower().startswith("inline")
-        or (bool(part.get("Content-ID")) and ctype.startswith("image/")),
+        content_id=content_id,
+        inline=disposition.startswith("inline") or (bool(content_id) and ctype.startswith("image/")),
     )
 
 
-_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
+_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
-def _filename(part: Message, ctype: str) -> str:
-    try:
-        name = part.get_filename() or part.get_param("name") or ""
-    except Exception:  # noqa: BLE001 - malformed RFC 2231 parameters
-        name = ""
-    if isinstance(name, tuple):  # RFC 2231 value not collapsed by compat32
-        name = email.utils.collapse_rfc2231_value(name)
-    text = decode_header_value(name).strip()
+def _filename(part: Message, ctype: str, default: str | None = None) -> str:
+    """A safe file name from RFC 2231, RFC 2047 or raw 8-bit parameters."""
+    text = decode_header_value(_raw_filename(part)).strip()
     text = _UNSAFE_FILENAME.sub("_", text).strip(". ")
     if text:
         return text[:255]
+    if default is not None:
+        return default
     return "message.eml" if ctype == "message/rfc822" else "attachment"
 
 
+def _raw_filename(part: Message) -> str:
+    """compat32 replaces raw 8-bit bytes in parameters with U+FFFD; re-read them from repaired headers."""
+    repaired = Message()
+    for header in ("Content-Disposition", "Content-Type"):
+        raw = _first(part, header)
+        if raw is not None:
+            repaired[header] = _header_text(raw)
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        try:
+            value = repaired.get_param(param, None, header=header)
+        except Exception:  # noqa: BLE001 - malformed RFC 2231 parameters
+            continue
+        if isinstance(value, tuple):  # RFC 2231: decode the bytes with our charset rules, not strictly
+            charset, _language, text = value
+            return decode_bytes(email.utils.unquote(text).encode("raw-unicode-escape"), charset)[0]
+        if value:
+            return str(value)
+    return ""
+
+
+_EMBEDDED_MSGID = re.compile(
+    r"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE
+)
+
+
 def _embedded_message_ids(part: Message) -> list[str]:
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-        return parse_msgid_list(payload[0].get("Message-ID"))
-    text = _payload_bytes(part).decode("ascii", errors="replace")
-    match = re.search(r"^Message-ID:\s*(<[^>]+>)", text, re.IGNORECASE | re.MULTILINE)
-    return parse_msgid_list(match.group(1)) if match else []
+    """Message-IDs of a returned message (message/rfc822) or its headers (text/rfc822-headers)."""
+    if part.is_multipart():
+        ids = [i for p in _sub_messages(part) for i in parse_msgid_list(_first(p, "Message-ID"))]
+        if ids:
+            return ids
+    text = _payload_bytes(part, []).decode("ascii", errors="replace")
+    return [i for found in _EMBEDDED_MSGID.findall(text) for i in parse_msgid_list(found)]

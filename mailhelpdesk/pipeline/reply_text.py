@@ -1,62 +1,192 @@
-"""The new part of a reply: the text above quoted history and the signature (best effort)."""
+"""The new part of a reply: the text above quoted history and the signature (best effort).
+
+History starts at the first of: a separator line ("-----Original Message-----"), an
+attribution line ("On ... wrote:", possibly wrapped over three lines), an Outlook-style
+header block ("From:/Sent:/To:/Subject:" in many languages), or a block of ``>`` lines.
+When the customer answered below or between ``>`` quotes, those answers are kept and
+only the quoted lines go. When nothing new is left, the whole text is returned: a
+message that is all quote still says something. Only the first ``MAX_LINES`` lines are
+searched, which keeps the work linear and bounded on huge bodies.
+"""
 
 import re
 
-# A line that introduces quoted history, in the clients and languages we see most.
-_HISTORY_MARKERS = [
-    r"^-{2,}\s*(?:original message|исходное сообщение|ursprüngliche nachricht|message d'origine"
-    r"|mensaje original|messaggio originale|oorspronkelijk bericht|forwarded message"
-    r"|пересылаемое сообщение|weitergeleitete nachricht)\s*-{2,}\s*$",
-    r"^_{10,}\s*$",  # Outlook's rule above the quoted header block
-    r"^on\b.{0,200}\bwrote:\s*$",
-    r"^am\b.{0,200}\bschrieb.{0,80}:\s*$",
-    r"^le\b.{0,200}\ba écrit\s*:\s*$",
-    r"^el\b.{0,200}\bescribió:\s*$",
-    r"^il\b.{0,200}\bha scritto:\s*$",
-    r"^op\b.{0,200}\bschreef.{0,80}:\s*$",
-    r"^den\b.{0,200}\bskrev.{0,80}:\s*$",
-    r"^.{0,200}\b(?:писал|написал|пишет)(?:\(а\)|а)?\s*:\s*$",
-    r"^\d{1,2}[./]\d{1,2}[./]\d{2,4}.{0,100}[,\s].{0,200}:\s*$",  # "12.03.2026 10:15, Иван пишет:"
-    r"^(?:from|von|de|от|van|da|od|från|fra):\s.+$",  # a quoted header block without a rule
-    r"^在.{0,200}写道[:：]\s*$",
-]
-_HISTORY = re.compile("|".join(f"(?:{m})" for m in _HISTORY_MARKERS), re.IGNORECASE)
+MAX_LINES = 10_000
+
+_SEPARATOR = re.compile(
+    r"^(?:-{2,}\s*(?:original message|исходное сообщение|ursprüngliche nachricht|message d'origine"
+    r"|mensaje original|messaggio originale|oorspronkelijk bericht|oprindelig meddelelse|originalmeddelande"
+    r"|alkuperäinen viesti|wiadomość oryginalna|původní zpráva|forwarded message|пересылаемое сообщение"
+    r"|weitergeleitete nachricht|message transféré|mensaje reenviado)\s*-{2,}"
+    r"|-{2,}\s*on\s.{0,300}\swrote\s*-{2,}"  # Zoho
+    r"|begin forwarded message:|début du message réexpédié\s?:|-{3,}\s*forwarded by .*-{3,})$",
+    re.IGNORECASE,
+)
+_RULE = re.compile(r"^_{10,}$")  # Outlook's line above its header block; mailing list footers
+_ORNAMENT = re.compile(r"^[-_=*~—–\s]*$")  # a line of dashes left above a cut
+_VERBS = (
+    r"wrote|schrieb|a écrit|escribió|ha scritto|schreef|skrev|escreveu|napisał(?:\(a\))?|kirjoitti|írta"
+    r"|yazdı|написал(?:\(а\)|а)?|писал(?:\(а\)|а)?|пишет"
+)
+_ATTRIBUTION = re.compile(
+    r"^(?:(?:on|am|le|el|il|op|den|em|w dniu|dnia|в|kl\.)\s.{0,300}?"
+    rf"\b(?:{_VERBS})(?!\w)(?:.{{0,150}}[:：])?"
+    rf"|.{{0,300}}\b(?:{_VERBS})\s*:"
+    r"|.{0,300}(?:写道|寫道|書きました|님이 작성)\s*[:：]?"
+    r"|(?=.{0,300}\d)(?=.{0,300}[\w.+-]+@[\w-]+\.[\w.-]+).{0,300}[:：])\s*$",
+    re.IGNORECASE,
+)
+_INTRO = re.compile(r"^(?:(?:on|am|le|el|il|op|den|em|w dniu|dnia|в|kl\.)\s|\d)", re.IGNORECASE)
+_LABEL = re.compile(r"^\*?\s*([^\W\d_][^:：]{0,24}?)\s*\*?\s*[:：]")
+_FROM_LABELS = frozenset((
+    "from", "von", "de", "van", "da", "от", "fra", "från", "od", "lähettäjä", "feladó", "kimden", "发件人",
+    "寄件者", "差出人", "보낸 사람", "보낸사람", "expéditeur", "remetente", "mittente", "afzender",
+    "avsändare", "nadawca", "odesílatel",
+))
+_SENT_LABELS = frozenset((
+    "sent", "date", "gesendet", "datum", "envoyé", "envoyé le", "enviado", "enviado el", "enviada em",
+    "data", "verzonden", "inviato", "отправлено", "дата", "sendt", "skickat", "wysłano", "wysłane",
+    "lähetetty", "elküldve", "gönderildi", "发送时间", "時間", "日付", "送信日時", "보낸 날짜", "tarih",
+))
+_SUBJECT_LABELS = frozenset((
+    "subject", "betreff", "objet", "asunto", "assunto", "onderwerp", "oggetto", "тема", "emne", "ämne",
+    "temat", "aihe", "tárgy", "konu", "主题", "主旨", "件名", "제목",
+))
+_OTHER_LABELS = frozenset((
+    "to", "an", "à", "a", "para", "aan", "кому", "til", "till", "do", "cc", "копия", "címzett", "kime",
+    "收件人", "宛先",
+))
 _SIGNATURE = re.compile(
-    r"^(?:-- ?|--|__\s*|sent from my \w+.*|sent from (?:mail|outlook) for .*|отправлено с .*|"
-    r"von meinem \w+ gesendet.*|envoyé de mon .*|get outlook for .*)$",
+    r"^(?:--|__|—+|–+|(?:sent from|sent with|get outlook for|von meinem|gesendet von|envoyé de mon"
+    r"|enviado desde mi|enviado do meu|inviato da|verstuurd vanaf mijn|skickat från min|sendt fra min"
+    r"|wysłane z|отправлено с|отправлено из)\b[^,]{0,50})$",
     re.IGNORECASE,
 )
 
 
 def reply_text(text: str) -> str:
     """Strip quoted history (marker lines, ``>`` blocks) and the signature from ``text``."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if _HISTORY.match(stripped) and index > 0 and _has_content(kept):
-            break
-        if _HISTORY.match(stripped) and _looks_like_header_block(lines, index):
-            break
-        if _SIGNATURE.match(stripped) and _has_content(kept):
-            break
-        if stripped.startswith(">") and _rest_is_quoted(lines, index) and _has_content(kept):
-            break
-        kept.append(line)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    begin = _after_leading_header_block(lines)
+    start = _history_start(lines, begin)
+    kept = lines[begin:] if start is None else lines[begin:start]
+    if start is not None and _quote_style(lines, start):
+        kept = kept + _answers_between_quotes(lines, start)
+    kept = kept[: _signature_start(kept)]
+    while kept and _ORNAMENT.match(kept[-1]):
+        kept.pop()
     result = "\n".join(kept).strip()
     return result or text.strip()
 
 
-def _has_content(lines: list[str]) -> bool:
-    return any(line.strip() for line in lines)
+def _after_leading_header_block(lines: list[str]) -> int:
+    """Where the text starts when it opens with a header block (a forward pasted without comment)."""
+    first = next((i for i, line in enumerate(lines[:MAX_LINES]) if line.strip()), 0)
+    if not _header_block_at(lines, first):
+        return 0
+    blank = next((i for i in range(first, min(len(lines), first + 20)) if not lines[i].strip()), None)
+    return blank if blank is not None else 0
 
 
-def _rest_is_quoted(lines: list[str], start: int) -> bool:
-    rest = [line.strip() for line in lines[start:] if line.strip()]
-    quoted = sum(1 for line in rest if line.startswith(">"))
-    return quoted >= max(1, int(len(rest) * 0.6))
+def _history_start(lines: list[str], begin: int) -> int | None:
+    for index in range(begin, min(len(lines), MAX_LINES)):
+        stripped = lines[index].strip()
+        if not stripped:
+            continue
+        if stripped.startswith(">") or _attribution_span(lines, index) or _is_history_marker(lines, index):
+            return index
+    return None
 
 
-def _looks_like_header_block(lines: list[str], index: int) -> bool:
-    following = " ".join(lines[index : index + 6]).lower()
-    return any(key in following for key in ("subject:", "sent:", "тема:", "betreff:", "objet:", "date:"))
+def _is_history_marker(lines: list[str], index: int) -> bool:
+    stripped = lines[index].strip()
+    if _SEPARATOR.match(stripped) or _header_block_at(lines, index):
+        return True
+    return bool(_RULE.match(stripped)) and _header_block_follows(lines, index)
+
+
+def _attribution_span(lines: list[str], index: int) -> int:
+    """Lines an "On ... wrote:" attribution takes here (mailers wrap it over up to three); 0 if none."""
+    joined = lines[index].strip()
+    if len(joined) <= 450 and _ATTRIBUTION.match(joined):
+        return 1
+    if not _INTRO.match(joined):
+        return 0
+    for extra, line in enumerate(lines[index + 1 : index + 3], start=2):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(">"):
+            return 0
+        joined = f"{joined} {stripped}"
+        if len(joined) > 450:
+            return 0
+        if _ATTRIBUTION.match(joined):
+            return extra
+    return 0
+
+
+def _header_block_at(lines: list[str], index: int) -> bool:
+    """A quoted header block: a From-like label, then Sent/Date, To or Subject labels right below."""
+    if index >= len(lines) or _label(lines[index]) not in _FROM_LABELS:
+        return False
+    following = {_label(line) for line in lines[index + 1 : index + 7]}
+    has_sent, has_subject = bool(following & _SENT_LABELS), bool(following & _SUBJECT_LABELS)
+    has_address = "@" in lines[index] or "mailto:" in lines[index].lower()
+    others = len(following & (_SENT_LABELS | _SUBJECT_LABELS | _OTHER_LABELS))
+    return (has_sent and has_subject) or (has_address and others >= 2)
+
+
+def _header_block_follows(lines: list[str], index: int) -> bool:
+    return any(_header_block_at(lines, i) for i in range(index + 1, min(index + 3, len(lines))))
+
+
+def _label(line: str) -> str:
+    match = _LABEL.match(line.strip())
+    return match.group(1).strip().lower() if match else ""
+
+
+def _quote_style(lines: list[str], start: int) -> bool:
+    """Whether history at ``start`` is a ``>`` block (possibly under an attribution line)."""
+    return any(line.strip().startswith(">") for line in lines[start : start + 5])
+
+
+def _answers_between_quotes(lines: list[str], start: int) -> list[str]:
+    """Text the sender wrote below or between ``>`` quotes (bottom posting, inline answers).
+
+    Attribution lines go with the quote they introduce, a line sandwiched between quoted
+    lines is a quote a mailer wrapped badly, and other kinds of history end the search.
+    """
+    answers: list[str] = []
+    end = min(len(lines), MAX_LINES)
+    index = start
+    while index < end:
+        stripped = lines[index].strip()
+        span = _attribution_span(lines, index) if stripped and not stripped.startswith(">") else 0
+        if span:
+            index += span
+            continue
+        if stripped and not stripped.startswith(">"):
+            if _is_history_marker(lines, index) or _RULE.match(stripped):
+                break
+            if not _is_wrapped_quote(lines, index):
+                answers.append(lines[index])
+        elif not stripped:
+            answers.append("")
+        index += 1
+    return answers if any(line.strip() for line in answers) else []
+
+
+def _is_wrapped_quote(lines: list[str], index: int) -> bool:
+    before = lines[index - 1].strip() if index > 0 else ""
+    after = lines[index + 1].strip() if index + 1 < len(lines) else ""
+    return before.startswith(">") and after.startswith(">")
+
+
+def _signature_start(lines: list[str]) -> int:
+    """Index of the signature delimiter or mobile footer; only after some content."""
+    seen_content = False
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if seen_content and _SIGNATURE.match(stripped):
+            return index
+        seen_content = seen_content or bool(stripped)
+    return len(lines)

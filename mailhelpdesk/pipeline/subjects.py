@@ -7,7 +7,8 @@ import re
 _PREFIX_WORDS = (
     "re", "aw", "sv", "vs", "antw", "antwort", "odp", "ynt", "rif", "r",
     "ответ", "отв", "на", "回复", "回覆", "答复", "fwd", "fw", "wg", "tr", "rv", "enc", "fs", "vb",
-    "vl", "i", "doorst", "pd", "пересл", "переслано", "转发", "轉寄",
+    "vl", "i", "doorst", "pd", "пересл", "переслано", "转发", "轉寄", "答覆", "返信", "転送", "회신", "전달",
+    "απ", "σχετ", "πρθ", "odg",
 )
 _PREFIX = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:" + "|".join(re.escape(w) for w in _PREFIX_WORDS) + r")\s*"

@@ -24,7 +24,6 @@ from mailhelpdesk.store.models import (
     Ticket,
 )
 
-
 _NUMBER_ATTEMPTS = 5
 
 

@@ -1,0 +1,1 @@
+"""Integration tests: the real pipeline on real databases (SQLite and PostgreSQL)."""

@@ -1,0 +1,63 @@
+"""A fresh database gets its schema from the migrations; opening it again changes nothing."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+from mailhelpdesk.app import running
+from mailhelpdesk.config import Settings
+from mailhelpdesk.store.db import tortoise_config
+from mailhelpdesk.store.models import Ticket
+
+from .conftest import MAILBOXES
+from .mails import ingest, mail
+
+TABLES = {"inbound", "company", "company_domain", "contact", "ticket", "ticket_cc", "message", "attachment",
+          "event", "tortoise_migrations"}
+
+
+async def query(sql: str) -> list[dict[str, Any]]:
+    return list(await Tortoise.get_connection("default").execute_query_dict(sql))
+
+
+async def table_names(url: str) -> set[str]:
+    if url.startswith("sqlite"):
+        rows = await query("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = await query("SELECT table_name AS name FROM information_schema.tables "
+                           "WHERE table_schema = 'public'")
+    return {str(r["name"]) for r in rows}
+
+
+async def applied() -> list[tuple[str, str]]:
+    rows = await query("SELECT app, name FROM tortoise_migrations ORDER BY id")
+    return [(str(r["app"]), str(r["name"])) for r in rows]
+
+
+async def test_fresh_database_is_migrated_and_reopening_is_a_no_op(
+    make_settings: Callable[..., Settings], database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path, mailboxes=MAILBOXES)
+    async with running(settings) as rt:
+        assert await table_names(database_url) >= TABLES
+        first = await applied()
+        assert ("models", "0001_initial") in first
+        number = await ingest(rt, mail())
+
+    async with running(settings) as rt:
+        assert await applied() == first  # nothing re-applied, nothing recorded twice
+        assert await Ticket.filter(number=number).exists()  # and nothing dropped
+        assert await ingest(rt, mail("Second request")) == number + 1
+
+
+async def test_models_have_no_changes_missing_from_the_migrations(sqlite_url: str,
+                                                                  make_settings: Callable[..., Settings],
+                                                                  tmp_path: Path) -> None:
+    async with running(make_settings(sqlite_url, tmp_path)):
+        detector = MigrationAutodetector(Tortoise.apps, tortoise_config(sqlite_url)["apps"])
+        pending = [(w.name, [type(op).__name__ for op in w.operations]) for w in await detector.changes()]
+
+    assert pending == [], "models changed without a migration: run `tortoise makemigrations`"

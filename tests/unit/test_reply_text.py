@@ -1,0 +1,205 @@
+"""reply_text(): the new part of a reply, without quoted history and signature."""
+
+import pytest
+
+from mailhelpdesk.pipeline.reply_text import reply_text
+
+GMAIL = """It works again, thanks!
+
+On Mon, Mar 16, 2026 at 10:15 AM Support <support@helpdesk.example> wrote:
+
+> Please switch it off and on again.
+>
+> Support
+"""
+
+GMAIL_WRAPPED = """It works again, thanks!
+
+On Mon, Mar 16, 2026 at 10:15 AM Helpdesk Support Team
+<support@helpdesk.example>
+wrote:
+
+> Please switch it off and on again.
+"""
+
+OUTLOOK_ORIGINAL = """Still broken after the restart.
+
+-----Original Message-----
+From: Support <support@helpdesk.example>
+Sent: Monday, March 16, 2026 10:15 AM
+To: John <john@example.com>
+Subject: [#1042] Printer
+
+Please restart it.
+"""
+
+OUTLOOK_BLOCK = """Still broken after the restart.
+
+________________________________
+From: Support <support@helpdesk.example>
+Sent: Monday, March 16, 2026 10:15 AM
+To: John <john@example.com>
+Subject: [#1042] Printer
+
+Please restart it.
+"""
+
+OUTLOOK_NO_RULE = """Still broken after the restart.
+
+From: Support
+Sent: Monday, March 16, 2026 10:15 AM
+To: John
+Subject: [#1042] Printer
+
+Please restart it.
+"""
+
+OUTLOOK_GERMAN = """Geht immer noch nicht.
+
+Von: Support <support@helpdesk.example>
+Gesendet: Montag, 16. März 2026 10:15
+An: Hans <hans@example.de>
+Betreff: [#1042] Drucker
+
+Bitte neu starten.
+"""
+
+RUSSIAN = """Спасибо, заработало.
+
+16.03.2026 10:15, Поддержка пишет:
+> Перезагрузите принтер.
+"""
+
+RUSSIAN_PISAL = """Всё ещё не работает.
+
+Понедельник, 16 марта 2026, 10:15 +03:00 от Поддержка <support@helpdesk.example>:
+> Перезагрузите принтер.
+"""
+
+RUSSIAN_PISALA = """Всё ещё не работает.
+
+В понедельник Анна писал(а):
+> Перезагрузите принтер.
+"""
+
+GERMAN = """Danke, es funktioniert.
+
+Am Mo., 16. März 2026 um 10:15 Uhr schrieb Support <support@helpdesk.example>:
+> Bitte neu starten.
+"""
+
+FRENCH = """Merci, ça marche.
+
+Le lun. 16 mars 2026 à 10:15, Support <support@helpdesk.example> a écrit :
+> Merci de redémarrer.
+"""
+
+QUOTED_ONLY_BLOCK = """Yes, that was it.
+
+> Did you try turning it off and on again?
+> Regards, Support
+"""
+
+SIGNATURE = """Please check the VPN.
+
+-- 
+John Smith
+ACME Corp, +1 555 0100
+"""
+
+IPHONE = """Printer on floor 3 is jammed.
+
+Sent from my iPhone
+
+> On 16 Mar 2026, at 10:15, Support <support@helpdesk.example> wrote:
+> Anything else?
+"""
+
+ALL_QUOTE = """On Mon, Mar 16, 2026 at 10:15 AM Support <support@helpdesk.example> wrote:
+> Please switch it off and on again.
+"""
+
+INLINE = """Hi,
+
+> Which printer is it?
+
+The one on floor 3.
+
+> Is it showing an error?
+
+Yes, E-42.
+
+Thanks
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GMAIL, "It works again, thanks!"),
+        (GMAIL_WRAPPED, "It works again, thanks!"),
+        (OUTLOOK_ORIGINAL, "Still broken after the restart."),
+        (OUTLOOK_BLOCK, "Still broken after the restart."),
+        (OUTLOOK_NO_RULE, "Still broken after the restart."),
+        (OUTLOOK_GERMAN, "Geht immer noch nicht."),
+        (RUSSIAN, "Спасибо, заработало."),
+        (RUSSIAN_PISAL, "Всё ещё не работает."),
+        (RUSSIAN_PISALA, "Всё ещё не работает."),
+        (GERMAN, "Danke, es funktioniert."),
+        (FRENCH, "Merci, ça marche."),
+        (QUOTED_ONLY_BLOCK, "Yes, that was it."),
+        (SIGNATURE, "Please check the VPN."),
+        (IPHONE, "Printer on floor 3 is jammed."),
+        ("Tak!\n\nW dniu 16.03.2026 o 10:15 Support <s@h.example> napisał(a):\n> Proszę.", "Tak!"),
+        ("Ok\n\n在 2026年3月16日 10:15，Support <s@h.example> 写道：\n> 请重启。", "Ok"),
+        ("Ok\r\n\r\nOn Mon, Support <s@h.example> wrote:\r\n> x\r\n", "Ok"),
+    ],
+)
+def test_history_and_signature_are_removed(text: str, expected: str) -> None:
+    assert reply_text(text) == expected
+
+
+def test_a_message_that_is_all_quote_keeps_its_text() -> None:
+    assert reply_text(ALL_QUOTE) == ALL_QUOTE.strip()
+    assert reply_text("> only a quote\n> nothing else") == "> only a quote\n> nothing else"
+
+
+def test_signature_only_keeps_its_text() -> None:
+    assert reply_text("-- \nJohn") == "-- \nJohn"
+
+
+def test_inline_answers_between_quotes_are_kept() -> None:
+    assert reply_text(INLINE) == "Hi,\n\n\nThe one on floor 3.\n\n\nYes, E-42.\n\nThanks"
+
+
+def test_bottom_posted_answer_is_kept() -> None:
+    text = "On Mon, Support <s@h.example> wrote:\n> Which printer?\n\nThe one on floor 3.\n"
+    assert reply_text(text) == "The one on floor 3."
+
+
+def test_forward_pasted_without_comment_keeps_its_body() -> None:
+    text = "From: Boss <boss@example.com>\nSent: Monday\nTo: Me\nSubject: Task\n\nPlease fix the printer.\n"
+    assert reply_text(text) == "Please fix the printer."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "On the surface this looks like an attribution.\nOn my laptop I wrote a script that fails.",
+        "Here is a fix -- this is not a signature.\n\nkthxbai",
+        "Sent from my desk, which is easier than from my phone.",
+        "The notification was sent from my iPhone app to all users.",
+        "We saw it on 12.03.2026 10:15, the error was:\nE-42 paper jam",
+        "Name: John\nFrom: Moscow\nTo: Berlin\nDate: tomorrow",
+        "From: our database, not from: external sources.",
+        "I wrote: this is my own text.",
+    ],
+)
+def test_human_text_that_looks_like_markers_is_kept(text: str) -> None:
+    assert reply_text(text) == text
+
+
+def test_huge_text_is_handled_in_bounded_time() -> None:
+    text = "answer\n" + "> quoted line\nnot quoted\n" * 200_000
+    result = reply_text(text)
+    assert result.startswith("answer")
