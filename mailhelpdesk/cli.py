@@ -10,7 +10,7 @@ from typing import NoReturn, TextIO
 
 from mailhelpdesk.app import Runtime, running
 from mailhelpdesk.config import Settings, load_settings
-from mailhelpdesk.errors import MailHelpdeskError
+from mailhelpdesk.errors import ConfigError, MailHelpdeskError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "quarantine" and args.action == "replay" and not args.ids and not args.all:
-        parser.error("quarantine replay: give message IDs or --all")
+    if args.command == "quarantine" and args.action == "replay" and bool(args.ids) == bool(args.all):
+        parser.error("quarantine replay: give message IDs or --all (not both)")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -95,9 +95,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
             return serve(settings)
         return asyncio.run(_dispatch(args, settings, out, err))
-    except MailHelpdeskError as exc:
+    except ConfigError as exc:
         err.write(f"mailhelpdesk: error: {exc}\n")
         return EXIT_USAGE
+    except MailHelpdeskError as exc:
+        err.write(f"mailhelpdesk: error: {exc}\n")
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130
@@ -143,11 +146,18 @@ async def _export(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
     from mailhelpdesk.export import write_export
 
     if args.output is None:
-        count = await write_export(out)
-    else:
-        with args.output.open("w", encoding="utf-8") as handle:
+        await write_export(out)
+        return 0
+    partial = args.output.with_name(f".{args.output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
             count = await write_export(handle)
-        err.write(f"{count} records written to {args.output}\n")
+        partial.replace(args.output)  # never leave a half-written export under the real name
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        err.write(f"mailhelpdesk: error: cannot write {args.output}: {exc.strerror}\n")
+        return EXIT_USAGE
+    err.write(f"{count} records written to {args.output}\n")
     return 0
 
 
@@ -160,14 +170,17 @@ async def _quarantine_list(runtime: Runtime, args: argparse.Namespace, out: Text
 
 
 async def _quarantine_replay(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from mailhelpdesk.commands.quarantine import replay
+    from mailhelpdesk.commands.quarantine import not_quarantined, replay
 
+    missing = [] if args.all else await not_quarantined(runtime, args.ids)
+    for inbound_id in missing:
+        err.write(f"mailhelpdesk: error: message {inbound_id} is not in quarantine\n")
     results = await replay(runtime, None if args.all else args.ids)
     for r in results:
         where = f"ticket #{r.ticket_number}" if r.ticket_number else r.reason
         out.write(f"{r.inbound_id}: {r.state.value} {where}\n")
     still = sum(1 for r in results if r.state.value == "quarantined")
-    return EXIT_FAILURE if still else 0
+    return EXIT_FAILURE if still or missing else 0
 
 
 async def _companies_seed(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

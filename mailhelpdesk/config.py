@@ -157,9 +157,19 @@ def _mailboxes(raw: Any) -> tuple[MailboxSettings, ...]:
     return tuple(boxes)
 
 
+_DATABASE_SCHEMES = ("sqlite://", "postgres://", "postgresql://", "asyncpg://", "psycopg://")
+
+
+def _check_database_url(url: str) -> None:
+    if not url.startswith(_DATABASE_SCHEMES):
+        scheme = url.split("://", 1)[0] if "://" in url else url
+        raise ConfigError(f"unsupported database URL scheme {scheme!r} (use sqlite:// or postgres://)")
+
+
 def _with_defaults(settings: Settings, env: Mapping[str, str]) -> Settings:
     if not settings.database_url:
         settings = replace(settings, database_url=f"sqlite://{settings.data_dir / 'mailhelpdesk.sqlite3'}")
+    _check_database_url(settings.database_url)
     if settings.default_mailbox not in settings.mailbox_names():
         settings = replace(settings, default_mailbox=settings.mailboxes[0].name)
     if settings.rules_file is None and Path("rules.example.yaml").is_file():

@@ -110,6 +110,7 @@ def _message_record(message: Message) -> dict[str, Any]:
             "auto_reply": bool(message.flags.get("auto_reply")),
             "bounce": bool(message.flags.get("bounce")),
         },
+        "defects": list(message.flags.get("defects", [])),
         "thread_signal": message.thread_signal,
     }
 

@@ -46,13 +46,17 @@ class Intake:
 
     async def receive(self, mailbox: str, raw: bytes, source: str) -> ProcessResult | None:
         """Accept and process one message; ``None`` when these exact bytes were processed before."""
+        return (await self.receive_tracked(mailbox, raw, source))[1]
+
+    async def receive_tracked(self, mailbox: str, raw: bytes, source: str) -> tuple[int, ProcessResult | None]:
+        """Like ``receive``, also naming the inbound row the bytes are stored in."""
         now = self.clock()
         result = await self.repo.accept(mailbox, raw, source, now)
         if result.created:
-            return await self.pipeline.process(result.inbound_id, (mailbox, raw, now))
+            return result.inbound_id, await self.pipeline.process(result.inbound_id, (mailbox, raw, now))
         if result.state == InboundState.ACCEPTED.value:  # left over from an interrupted run
-            return await self.pipeline.process(result.inbound_id)
-        return None
+            return result.inbound_id, await self.pipeline.process(result.inbound_id)
+        return result.inbound_id, None
 
     async def recover(self) -> list[ProcessResult]:
         """Process whatever was accepted but not finished (after a crash or outage)."""

@@ -43,12 +43,15 @@ async def ingest_paths(runtime: Runtime, paths: list[Path], mailbox: str, err: T
     started = time.monotonic()
     tally = IntakeTally()
     recovered = await runtime.intake.recover()
-    for result in recovered:
-        tally.add(result)
+    for done in recovered:
+        tally.add(done)
+    counted = {r.inbound_id for r in recovered}  # met again below: already in the tally
     progress = Progress(count_messages(paths), err)
     for item in iter_sources(paths):
         if isinstance(item, RawMail):
-            tally.add(await runtime.intake.receive(mailbox, item.raw, item.source))
+            inbound_id, result = await runtime.intake.receive_tracked(mailbox, item.raw, item.source)
+            if inbound_id not in counted:
+                tally.add(result)
         else:
             tally.counts["unreadable"] += 1
             err.write(f"\nunreadable: {item.source}: {item.error}\n")

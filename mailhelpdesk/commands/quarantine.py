@@ -20,4 +20,12 @@ async def replay(runtime: Runtime, ids: list[int] | None) -> list[ProcessResult]
     """Run quarantined messages through the pipeline again (all of them when ``ids`` is None)."""
     rows = await runtime.repo.inbound_list([InboundState.QUARANTINED])
     wanted = [r.id for r in rows if ids is None or r.id in ids]
+    await runtime.repo.requeue(wanted)
     return [await runtime.pipeline.process(i) for i in wanted]
+
+
+async def not_quarantined(runtime: Runtime, ids: list[int]) -> list[int]:
+    """The requested IDs that are not in quarantine (unknown, or already processed)."""
+    rows = await runtime.repo.inbound_list([InboundState.QUARANTINED])
+    present = {r.id for r in rows}
+    return [i for i in ids if i not in present]

@@ -6,6 +6,7 @@ untouched. Files are read one message at a time so memory stays flat on big arch
 
 import mailbox
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,14 @@ def _is_mbox(path: Path) -> bool:
         return False
 
 
+_ESCAPED_FROM = re.compile(rb"(?m)^>(>*From )")
+
+
+def _unescape_from(raw: bytes) -> bytes:
+    """Undo the mbox writer's ``>From `` quoting so the message is what was sent (mboxrd rule)."""
+    return _ESCAPED_FROM.sub(rb"\1", raw)
+
+
 def _count_mbox(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.startswith(b"From "))
@@ -116,6 +125,6 @@ def _iter_mbox(path: Path) -> Iterator[Item]:
         return
     try:
         for index, key in enumerate(keys):
-            yield RawMail(box.get_bytes(key), f"{path}#{index + 1}")
+            yield RawMail(_unescape_from(box.get_bytes(key)), f"{path}#{index + 1}")
     finally:
         box.close()

@@ -5,7 +5,8 @@ gb2312 text that needs gb18030, names no codec knows. Bytes that are valid UTF-8
 sequences are decoded as UTF-8 whatever the label says: legacy text almost never forms valid
 UTF-8 by accident, while single-byte labels decode anything and so never fail. Otherwise we
 decode with the declared charset first, then fall back to a short list of likely candidates
-scored for plausibility, and only as a last resort replace undecodable bytes. The same rules decode RFC 2047 encoded words in headers.
+scored for plausibility, and only as a last resort replace undecodable bytes. The same rules
+decode RFC 2047 encoded words in headers.
 """
 
 import binascii

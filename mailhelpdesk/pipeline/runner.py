@@ -5,11 +5,15 @@ rolls the message's work back and quarantines it with the step name and the erro
 from where ``quarantine replay`` can run it again.
 """
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from tortoise.exceptions import IntegrityError
 
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Continue, Duplicate, Hold, Ignore, Outcome
@@ -30,6 +34,8 @@ class ProcessResult:
     created_ticket: bool = False
     automatic: str = ""  # "auto_reply" / "bounce" / ""
 
+
+_ATTEMPTS = 4
 
 _STATE_OF: dict[type, InboundState] = {
     Ignore: InboundState.IGNORED,
@@ -52,20 +58,43 @@ class Pipeline:
         """Process one accepted message; ``loaded`` (mailbox, raw, accepted_at) saves re-reading it."""
         mailbox, raw, accepted_at = loaded or await self.repo.inbound_raw(inbound_id)
         box = self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
-        ctx = MailContext(inbound_id=inbound_id, mailbox=box, raw=raw, accepted_at=accepted_at)
-        current = ["accept"]
-        try:
-            async with transaction():
-                outcome, step = await self._run_steps(ctx, current)
-                result = self._result(ctx, outcome, step)
-                await self.repo.finish_inbound(inbound_id, result.state, self.clock(), **_inbound_info(ctx, result))
-        except Exception as exc:
-            log.exception("inbound %s (%s) failed in step %s", inbound_id, _mid(ctx), current[0])
-            result = ProcessResult(inbound_id, InboundState.QUARANTINED, f"error in step {current[0]}", current[0])
-            error = f"{type(exc).__name__}: {exc}"[:4000]
-            await self.repo.finish_inbound(inbound_id, result.state, self.clock(),
-                                           **_inbound_info(ctx, result), error=error)
+        for attempt in range(1, _ATTEMPTS + 1):
+            ctx = MailContext(inbound_id=inbound_id, mailbox=box, raw=raw, accepted_at=accepted_at)
+            current = ["accept"]
+            try:
+                result = await self._attempt(ctx, current)
+            except IntegrityError as exc:
+                if attempt < _ATTEMPTS:  # another writer created the same company/contact/number: redo
+                    log.info("inbound %s: write conflict in %s (%s), retrying", inbound_id, current[0], exc)
+                    await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+                    continue
+                result = await self._quarantine(ctx, current[0], exc)
+            except Exception as exc:  # noqa: BLE001 - the one catch-all on the mail path, by design
+                result = await self._quarantine(ctx, current[0], exc)
+            break
         self._log(ctx, result)
+        return result
+
+    async def _attempt(self, ctx: MailContext, current: list[str]) -> ProcessResult:
+        async with transaction():
+            state = await self.repo.claim_inbound(ctx.inbound_id)
+            if state != InboundState.ACCEPTED.value:  # another worker got there first
+                return ProcessResult(ctx.inbound_id, InboundState(state), "already processed", "accept")
+            outcome, step = await self._run_steps(ctx, current)
+            result = self._result(ctx, outcome, step)
+            await self.repo.finish_inbound(ctx.inbound_id, result.state, self.clock(),
+                                           **_inbound_info(ctx, result), error="")
+        return result
+
+    async def _quarantine(self, ctx: MailContext, step: str, exc: BaseException) -> ProcessResult:
+        log.error("inbound %s (%s) failed in step %s", ctx.inbound_id, _mid(ctx), step, exc_info=exc)
+        result = ProcessResult(ctx.inbound_id, InboundState.QUARANTINED, f"error in step {step}", step)
+        error = f"{type(exc).__name__}: {exc}"[:4000]
+        try:
+            await self.repo.fail_inbound(ctx.inbound_id, self.clock(), **_inbound_info(ctx, result), error=error)
+        except Exception:  # noqa: BLE001 - the parsed fields may be what the database refuses
+            await self.repo.fail_inbound(ctx.inbound_id, self.clock(), reason=result.reason, step=step,
+                                         error=error.encode("ascii", "backslashreplace").decode())
         return result
 
     async def _run_steps(self, ctx: MailContext, current: list[str]) -> tuple[Outcome, str]:

@@ -2,10 +2,14 @@
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from tortoise import Tortoise
 from tortoise.backends.base import executor
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api.migrate import migrate
+
+from mailhelpdesk.errors import StoreError
 
 MODELS_MODULE = "mailhelpdesk.store.models"
 MIGRATIONS_MODULE = "mailhelpdesk.store.migrations"
@@ -41,8 +45,20 @@ async def open_database(database_url: str) -> None:
     # "?" placeholders on PostgreSQL. Start clean on every open.
     executor.EXECUTOR_CACHE.clear()
     config = tortoise_config(database_url)
-    await migrate(config=config)
-    await Tortoise.init(config=config)
+    try:
+        await migrate(config=config)
+        await Tortoise.init(config=config)
+    except (OSError, DBConnectionError) as exc:
+        raise StoreError(f"cannot connect to the database at {_redacted(database_url)}: {exc}") from exc
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password: errors are logged and shown."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
 
 
 async def close_database() -> None:

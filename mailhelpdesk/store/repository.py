@@ -54,11 +54,27 @@ class Repository:
         existing = await Inbound.filter(mailbox=mailbox, raw_sha256=digest).only("id", "state").first()
         if existing is not None:
             return AcceptResult(existing.id, False, existing.state)
-        row = await Inbound.create(
-            mailbox=mailbox, raw_message=raw, raw_sha256=digest, size=len(raw), source=source[:1000],
-            state=InboundState.ACCEPTED.value, accepted_at=now,
-        )
+        try:
+            row = await Inbound.create(
+                mailbox=mailbox, raw_message=raw, raw_sha256=digest, size=len(raw), source=source[:1000],
+                state=InboundState.ACCEPTED.value, accepted_at=now,
+            )
+        except IntegrityError:  # the same bytes arrived on another connection a moment ago
+            same = await Inbound.get(mailbox=mailbox, raw_sha256=digest).only("id", "state")
+            return AcceptResult(same.id, False, same.state)
         return AcceptResult(row.id, True, row.state)
+
+    async def claim_inbound(self, inbound_id: int) -> str:
+        """Lock the row for this transaction and return its state (PostgreSQL: concurrent claims wait)."""
+        await Inbound.filter(id=inbound_id).update(attempts=F("attempts") + 1)
+        states = _flat(await Inbound.filter(id=inbound_id).values_list("state", flat=True))
+        return str(states[0])
+
+    async def requeue(self, inbound_ids: Sequence[int]) -> int:
+        """Send quarantined messages back to ``accepted`` so the pipeline takes them again."""
+        return await Inbound.filter(id__in=list(inbound_ids), state=InboundState.QUARANTINED.value).update(
+            state=InboundState.ACCEPTED.value
+        )
 
     async def inbound_raw(self, inbound_id: int) -> tuple[str, bytes, datetime]:
         row = await Inbound.get(id=inbound_id).only("id", "mailbox", "raw_message", "accepted_at")
@@ -69,8 +85,12 @@ class Repository:
         return [int(r) for r in _flat(rows)]
 
     async def finish_inbound(self, inbound_id: int, state: InboundState, now: datetime, **info: Any) -> None:
+        await Inbound.filter(id=inbound_id).update(state=state.value, processed_at=now, **info)
+
+    async def fail_inbound(self, inbound_id: int, now: datetime, **info: Any) -> None:
+        """Quarantine after an error; the failed attempt counts (its own claim was rolled back)."""
         await Inbound.filter(id=inbound_id).update(
-            state=state.value, processed_at=now, attempts=F("attempts") + 1, **info
+            state=InboundState.QUARANTINED.value, processed_at=now, attempts=F("attempts") + 1, **info
         )
 
     async def inbound_list(self, states: Sequence[InboundState]) -> list[Inbound]:

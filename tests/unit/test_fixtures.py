@@ -68,12 +68,17 @@ _CHECKS: dict[str, Callable[[ParsedMail, Any], None]] = {
     "html_sanitized_not_contains": lambda m, v: _not_contains(m.html_sanitized, v),
     "attachments": _attachments,
     "defects": lambda m, v: _equal(m.defects, v),
-    "defects_include_prefix": lambda m, v: [_equal(any(d.startswith(p) for d in m.defects), True) for p in v],
+    "defects_include_prefix": lambda m, v: _prefixes(m.defects, v),
     "embedded_message_ids": lambda m, v: _equal(m.embedded_message_ids, v),
     "bounce": lambda m, v: _automatic(bounce_reason(m), v),
     "auto_reply": lambda m, v: _automatic(auto_reply_reason(m), v),
     "reply_text": lambda m, v: _equal(reply_text(m.text), v),
 }
+
+
+def _prefixes(defects: list[str], prefixes: list[str]) -> None:
+    for prefix in prefixes:
+        assert any(d.startswith(prefix) for d in defects), f"no defect starts with {prefix!r}: {defects}"
 
 
 def _equal(actual: Any, expected: Any) -> None:

@@ -14,7 +14,8 @@ from mailhelpdesk.pipeline.html_text import html_to_text, sanitize_html
         ("<script>var x = '<p>no</p>';</script><style>p {}</style><p>yes</p>", "yes"),
         ("<html><head><title>t</title></head><body>body</body></html>", "body"),
         ("5 &lt; 6 &amp;amp; done", "5 < 6 &amp; done"),  # entities are decoded exactly once
-        ("<table><tr><td>Name</td><td>Value</td></tr><tr><td>a</td><td>b</td></tr></table>", "Name Value\na b"),
+        ("<table><tr><td>Name</td><td>Value</td></tr><tr><td>a</td><td>b</td></tr></table>",
+         "Name Value\na b"),
         ("<ul><li>first</li><li>second</li></ul>", "first\nsecond"),
         ("<p>unclosed <b>tags", "unclosed tags"),
         ("line one\nwrapped by the mailer", "line one wrapped by the mailer"),  # source newlines are spaces
@@ -50,7 +51,8 @@ def test_sanitize_removes_active_content() -> None:
 
 
 def test_sanitize_keeps_inline_images_and_marks_links() -> None:
-    clean = sanitize_html('<img src="cid:logo@x"><a href="https://example.com">site</a><img src="data:text/html,x">')
+    markup = '<img src="cid:logo@x"><a href="https://example.com">site</a><img src="data:text/html,x">'
+    clean = sanitize_html(markup)
     assert '<img src="cid:logo@x">' in clean
     assert 'rel="noopener noreferrer nofollow"' in clean
     assert "data:" not in clean

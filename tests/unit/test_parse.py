@@ -87,7 +87,8 @@ def test_three_thousand_levels_of_nesting_keep_the_headers() -> None:
 
 
 def test_one_megabyte_header_is_clipped() -> None:
-    raw = b"From: a@example.com\nSubject: " + b"x" * 1_000_000 + b"\nX-Big: " + b"y " * 500_000 + b"\n\nbody\n"
+    big_subject, big_header = b"x" * 1_000_000, b"y " * 500_000
+    raw = b"From: a@example.com\nSubject: " + big_subject + b"\nX-Big: " + big_header + b"\n\nbody\n"
     mail = parse_mail(raw)
     assert len(mail.subject) == MAX_HEADER_CHARS
     assert mail.subject.endswith("…")
@@ -110,7 +111,8 @@ def test_fifty_megabyte_message_parses() -> None:
 
 
 def test_nul_and_lone_surrogates_never_reach_the_output() -> None:
-    raw = b"From: a\x00b <a@example.com>\nSubject: =?utf-8?B?" + base64.b64encode(b"x\x00y") + b"?=\n\nbo\x00dy\n"
+    subject = b"=?utf-8?B?" + base64.b64encode(b"x\x00y") + b"?="
+    raw = b"From: a\x00b <a@example.com>\nSubject: " + subject + b"\n\nbo\x00dy\n"
     mail = parse_mail(raw)
     _assert_storable(mail)
     assert mail.subject == "xy"
@@ -183,7 +185,7 @@ def test_decode_header_value(value: str | None, expected: str) -> None:
 
 def test_decode_header_value_unpacks_compat32_header_objects() -> None:
     # compat32 wraps values with raw 8-bit bytes in Header objects whose str() loses the bytes.
-    raw = "Привет".encode("utf-8").decode("ascii", errors="surrogateescape")
+    raw = "Привет".encode().decode("ascii", errors="surrogateescape")
     msg = Message()
     msg["Subject"] = raw
     value = msg.get("Subject")
@@ -192,7 +194,7 @@ def test_decode_header_value_unpacks_compat32_header_objects() -> None:
 
 
 def test_header_accessors_decode_raw_values() -> None:
-    mail = parse_mail("X-Note: Grüße\nX-Note: =?utf-8?Q?zweite?=\n\nx".encode("utf-8"))
+    mail = parse_mail("X-Note: Grüße\nX-Note: =?utf-8?Q?zweite?=\n\nx".encode())
     assert mail.header("x-note") == "Grüße"
     assert mail.header_all("X-Note") == ["Grüße", "zweite"]
     assert mail.header("X-Missing") == ""
@@ -233,7 +235,8 @@ def test_alternative_inside_mixed_keeps_the_text_before_it() -> None:
     # A plain part before a multipart/alternative must not make the alternative's plain part a "duplicate".
     raw = (
         b"Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\nintro\n"
-        b"--M\nContent-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\nplain body\n"
+        b"--M\nContent-Type: multipart/alternative; boundary=A\n\n"
+        b"--A\nContent-Type: text/plain\n\nplain body\n"
         b"--A\nContent-Type: text/html\n\n<p>html body</p>\n--A--\n--M--\n"
     )
     mail = parse_mail(raw)
@@ -270,7 +273,8 @@ def test_uuencoded_part_is_decoded() -> None:
 def test_unsafe_filenames_are_neutralised() -> None:
     raw = (
         b"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nx\n"
-        b'--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename="../../etc/pass\\wd"\n\n'
+        b"--B\nContent-Type: application/octet-stream\n"
+        b'Content-Disposition: attachment; filename="../../etc/pass\\wd"\n\n'
         b"data\n--B--\n"
     )
     (attachment,) = parse_mail(raw).attachments

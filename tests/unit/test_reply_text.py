@@ -100,12 +100,7 @@ QUOTED_ONLY_BLOCK = """Yes, that was it.
 > Regards, Support
 """
 
-SIGNATURE = """Please check the VPN.
-
--- 
-John Smith
-ACME Corp, +1 555 0100
-"""
+SIGNATURE = "Please check the VPN.\n\n-- \nJohn Smith\nACME Corp, +1 555 0100\n"
 
 IPHONE = """Printer on floor 3 is jammed.
 

@@ -12,6 +12,8 @@ from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.store.repository import Repository, TicketRef
 
+MAX_CC_PER_MESSAGE = 50
+
 ClosedReplyAction = Literal["reopen", "new_ticket"]
 
 
@@ -106,7 +108,10 @@ class PersistStep:
         """Everyone the customer copied (and a colleague who replies) joins the ticket's cc."""
         mail, sender = ctx.parsed, ctx.sender
         assert sender is not None
-        people = [(n, a) for n, a in (*mail.to, *mail.cc) if not self._is_ours(a)]
+        everyone = [(n, a) for n, a in (*mail.to, *mail.cc) if not self._is_ours(a)]
+        people = everyone[:MAX_CC_PER_MESSAGE]  # a 40,000-address To: must not stall intake
+        if len(everyone) > len(people):
+            ctx.notes.append(f"only the first {MAX_CC_PER_MESSAGE} of {len(everyone)} recipients added as cc")
         ids = [] if sender.email == ticket.requester_email or sender.contact_id is None else [sender.contact_id]
         for name, address in people:
             if address != ticket.requester_email:
