@@ -102,7 +102,8 @@ def _wait_processed(svc: Service, timeout: float = 20) -> None:
 
 def test_mail_over_smtp_becomes_a_threaded_ticket_shown_in_the_panel(service: Service) -> None:
     with smtplib.SMTP("127.0.0.1", service.smtp_port, timeout=10) as smtp:
-        smtp.send_message(_mail("Принтер не печатает", "Анна <anna@globex.ru>", "support@helpdesk.test", "m1@globex.ru"))
+        smtp.send_message(_mail("Принтер не печатает", "Анна <anna@globex.ru>", "support@helpdesk.test",
+                                "m1@globex.ru"))
         smtp.send_message(_mail("Re: Принтер не печатает", "Анна <anna@globex.ru>", "support@helpdesk.test",
                                 "m2@globex.ru", reply_to="m1@globex.ru"))
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:

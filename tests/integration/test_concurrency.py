@@ -2,7 +2,6 @@
 
 import asyncio
 
-
 from mailhelpdesk.app import Runtime
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.pipeline.runner import ProcessResult
