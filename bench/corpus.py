@@ -2,6 +2,8 @@
 
     python bench/corpus.py OUT [--messages 5000] [--seed 1] [--format eml|mbox]
 
+OUT is a directory of .eml files (1000 per subdirectory: OUT/0000/0000001.eml...) or an mbox.
+
 The same seed and size always give the same bytes. What it contains:
 - companies with corporate domains (some staff on subdomains such as eu.acme.com) and
   free-mail senders (gmail.com, mail.ru, gmx.de...);
@@ -579,12 +581,17 @@ def write_corpus(spec: CorpusSpec, out: Path, fmt: str = "eml") -> CorpusStats:
     return generator.stats
 
 
+EML_PER_DIRECTORY = 1000  # so that listing one directory never costs memory in proportion to the corpus
+
+
 def _write_eml(out: Path, messages: Generator, rng: random.Random) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     for index, raw in enumerate(messages, 1):
         if rng.random() < 0.1:  # saved by a Windows client
             raw = raw.replace(b"\n", b"\r\n")
-        (out / f"{index:07d}.eml").write_bytes(raw)
+        directory = out / f"{(index - 1) // EML_PER_DIRECTORY:04d}"
+        if (index - 1) % EML_PER_DIRECTORY == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{index:07d}.eml").write_bytes(raw)
 
 
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)

@@ -17,7 +17,8 @@ _SEPARATOR = re.compile(
     r"^(?:-{2,}\s*(?:original message|исходное сообщение|ursprüngliche nachricht|message d'origine"
     r"|mensaje original|messaggio originale|oorspronkelijk bericht|oprindelig meddelelse|originalmeddelande"
     r"|alkuperäinen viesti|wiadomość oryginalna|původní zpráva|forwarded message|пересылаемое сообщение"
-    r"|weitergeleitete nachricht|message transféré|mensaje reenviado)\s*-{2,}"
+    r"|weitergeleitete nachricht|message transféré|mensaje reenviado|oprindelig besked|opprinnelig melding"
+    r"|ursprungligt meddelande|originalnachricht)\s*-{2,}"
     r"|-{2,}\s*on\s.{0,300}\swrote\s*-{2,}"  # Zoho
     r"|begin forwarded message:|début du message réexpédié\s?:|-{3,}\s*forwarded by .*-{3,})$",
     re.IGNORECASE,
@@ -36,7 +37,8 @@ _ATTRIBUTION = re.compile(
     r"|(?=.{0,300}\d)(?=.{0,300}[\w.+-]+@[\w-]+\.[\w.-]+).{0,300}[:：])\s*$",
     re.IGNORECASE,
 )
-_INTRO = re.compile(r"^(?:(?:on|am|le|el|il|op|den|em|w dniu|dnia|в|kl\.)\s|\d)", re.IGNORECASE)
+# Where a wrapped attribution may start: an intro word, or any line with a date or time in it.
+_INTRO = re.compile(r"^(?:(?:on|am|le|el|il|op|den|em|w dniu|dnia|в|kl\.)\s|.{0,100}\d)", re.IGNORECASE)
 _LABEL = re.compile(r"^\*?\s*([^\W\d_][^:：]{0,24}?)\s*\*?\s*[:：]")
 _FROM_LABELS = frozenset((
     "from", "von", "de", "van", "da", "от", "fra", "från", "od", "lähettäjä", "feladó", "kimden", "发件人",
@@ -50,16 +52,16 @@ _SENT_LABELS = frozenset((
 ))
 _SUBJECT_LABELS = frozenset((
     "subject", "betreff", "objet", "asunto", "assunto", "onderwerp", "oggetto", "тема", "emne", "ämne",
-    "temat", "aihe", "tárgy", "konu", "主题", "主旨", "件名", "제목",
+    "temat", "aihe", "tárgy", "konu", "主题", "主旨", "件名", "제목", "sujet",
 ))
 _OTHER_LABELS = frozenset((
     "to", "an", "à", "a", "para", "aan", "кому", "til", "till", "do", "cc", "копия", "címzett", "kime",
-    "收件人", "宛先",
+    "收件人", "宛先", "copie à",
 ))
 _SIGNATURE = re.compile(
     r"^(?:--|__|—+|–+|(?:sent from|sent with|get outlook for|von meinem|gesendet von|envoyé de mon"
-    r"|enviado desde mi|enviado do meu|inviato da|verstuurd vanaf mijn|skickat från min|sendt fra min"
-    r"|wysłane z|отправлено с|отправлено из)\b[^,]{0,50})$",
+    r"|envoyé à partir de|enviado desde mi|enviado do meu|inviato da|verstuurd vanaf mijn|skickat från min"
+    r"|sendt fra min|wysłane z|отправлено с|отправлено из)\b[^,]{0,50})$",
     re.IGNORECASE,
 )
 
@@ -93,7 +95,11 @@ def _history_start(lines: list[str], begin: int) -> int | None:
         stripped = lines[index].strip()
         if not stripped:
             continue
-        if stripped.startswith(">") or _attribution_span(lines, index) or _is_history_marker(lines, index):
+        if stripped.startswith(">") or _attribution_span(lines, index):
+            return index
+        if _is_history_marker(lines, index):
+            while index > begin and _label(lines[index - 1]):  # "Message du : ..." right above "De : ..."
+                index -= 1
             return index
     return None
 
@@ -114,7 +120,8 @@ def _attribution_span(lines: list[str], index: int) -> int:
         return 0
     for extra, line in enumerate(lines[index + 1 : index + 3], start=2):
         stripped = line.strip()
-        if not stripped or stripped.startswith(">"):
+        quoted = stripped.startswith(">") and not stripped.startswith(">:")  # Gmail wraps "<a@b.c" / ">:"
+        if not stripped or quoted:
             return 0
         joined = f"{joined} {stripped}"
         if len(joined) > 450:

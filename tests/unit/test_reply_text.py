@@ -148,6 +148,13 @@ Thanks
         ("Tak!\n\nW dniu 16.03.2026 o 10:15 Support <s@h.example> napisał(a):\n> Proszę.", "Tak!"),
         ("Ok\n\n在 2026年3月16日 10:15，Support <s@h.example> 写道：\n> 请重启。", "Ok"),
         ("Ok\r\n\r\nOn Mon, Support <s@h.example> wrote:\r\n> x\r\n", "Ok"),
+        ("Takk!\n\ntir. 18. apr. 2026 kl. 13:09 skrev Support <s@h.example\n>:\n\n> Ok.", "Takk!"),
+        ("Kiitos!\n\npe 20. maaliskuuta 2026 klo 17.50 Support\n<s@h.example> kirjoitti:\n\nx", "Kiitos!"),
+        ("Merci.\n\n====\n\nMessage du : 16/03/2026 13:20\nDe : Support <s@h.example>\nA : moi@example.fr\n"
+         "Sujet : Imprimante\n\nRedémarrez.", "Merci."),
+        ("Ok.\n\n---- On Mon, 16 Mar 2026 10:15 +0100 s@h.example wrote ----\n\nold", "Ok."),
+        ("Hej.\n\n-------- Oprindelig besked --------\nFra: Support\n\nold", "Hej."),
+        ("Bonjour.\n\nEnvoyé à partir de Outlook pour iOS\n\nDe : Support", "Bonjour."),
     ],
 )
 def test_history_and_signature_are_removed(text: str, expected: str) -> None:
