@@ -42,9 +42,11 @@ class SmtpHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content
-        if not isinstance(raw, bytes):
+        content = envelope.original_content
+        if not isinstance(content, bytes):
             return TEMPFAIL
+        # As the final delivery agent we add Return-Path (RFC 5321 4.4): a null sender marks bounces.
+        raw = f"Return-Path: <{_header_safe(envelope.mail_from)}>\r\n".encode() + content
         boxes = dict.fromkeys(b for r in envelope.rcpt_tos if (b := mailbox_for(r, self.addresses)))
         peer = session.peer[0] if session.peer else "?"
         accepted = []
@@ -60,6 +62,12 @@ class SmtpHandler:
         """Never 5xx for our own faults: the sending MTA must keep the mail and retry."""
         log.error("SMTP session failed: %s: %s", type(error).__name__, error, exc_info=error)
         return TEMPFAIL
+
+
+def _header_safe(address: str | None) -> str:
+    """The envelope sender as a header value: no line breaks, no angle brackets, ASCII-safe."""
+    cleaned = "".join(ch for ch in (address or "") if ch.isprintable() and ch not in "<>\r\n")
+    return cleaned.encode("ascii", "backslashreplace").decode()[:320]
 
 
 async def process_queue(intake: Intake, queue: "asyncio.Queue[int]") -> None:

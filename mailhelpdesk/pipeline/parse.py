@@ -88,7 +88,8 @@ class ParsedMail:
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse raw bytes; never raises for malformed mail."""
     msg, defects = _parse_message(raw)
-    message_id, synthesized = _message_id(msg, raw)
+    fingerprint = content_fingerprint(msg, raw)
+    message_id, synthesized = _message_id(msg, fingerprint)
     body = _Body()
     _collect_parts(msg, body, defects)
     text, html = _compose(body.segments)
@@ -108,7 +109,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         html_sanitized=sanitize_html(html) if html else "",
         attachments=body.attachments,
         headers=msg,
-        fingerprint=content_fingerprint(msg, raw),
+        fingerprint=fingerprint,
         defects=list(dict.fromkeys(defects))[:MAX_DEFECTS],
         embedded_message_ids=list(dict.fromkeys(body.embedded_ids)),
     )
@@ -217,16 +218,20 @@ def parse_msgid_list(value: object) -> list[str]:
     return list(seen)
 
 
-def _message_id(msg: Message, raw: bytes) -> tuple[str, bool]:
+def _message_id(msg: Message, fingerprint: str) -> tuple[str, bool]:
     ids = parse_msgid_list(_first(msg, "Message-ID"))
     if ids:
         return ids[0], False
-    return synthesize_message_id(raw), True
+    return synthesize_message_id(fingerprint), True
 
 
-def synthesize_message_id(raw: bytes) -> str:
-    """A stable Message-ID for mail without one: the same bytes always give the same ID."""
-    return f"{hashlib.sha256(raw).hexdigest()[:40]}@synthesized.mailhelpdesk.invalid"
+def synthesize_message_id(fingerprint: str) -> str:
+    """A stable Message-ID for mail without a usable one, from its content fingerprint.
+
+    The fingerprint leaves out trace headers, so a re-delivery through another relay
+    (one more Received:) gets the same ID and is recognised as a duplicate.
+    """
+    return f"{fingerprint[:40]}@synthesized.mailhelpdesk.invalid"
 
 
 _TRACE_HEADERS = frozenset(

@@ -61,7 +61,7 @@ def test_bad_input_is_quarantined_or_processed_and_the_batch_goes_on(helpdesk: H
     assert {name: (r["state"], r["step"]) for name, r in held.items()} == {
         "01-empty.eml": ("quarantined", "parse"),
         "02-junk.eml": ("quarantined", "parse"),
-        "06-no-from.eml": ("quarantined", "parse"),
+        "06-no-from.eml": ("quarantined", "sender"),
     }
     assert held["01-empty.eml"]["reason"].startswith("empty message")
     assert held["02-junk.eml"]["reason"].startswith("not an email")

@@ -2,21 +2,12 @@
 
 from typing import Any
 
-import pytest
-
 from mailhelpdesk.app import Runtime
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.export import export_records
 from mailhelpdesk.store.models import Event, Inbound, Message, Ticket
 
 from .mails import bounce, ingest, mail, messages_of, out_of_office, receive, redelivered, reply_to
-
-# Package bug (reported): a synthesized Message-ID hashes the raw bytes *including* trace
-# headers (parse.synthesize_message_id(raw), used by parse._message_id and DuplicateStep), so a
-# re-delivery with one more Received header gets a new ID and is stored a second time.
-# Remove this marker when fixed: strict, so the fix shows up as XPASS(strict) → failure.
-SYNTHESIZED_ID_BUG = pytest.mark.xfail(
-    strict=True, reason="package bug: synthesized Message-ID depends on Received headers")
 
 
 async def export() -> list[dict[str, Any]]:
@@ -74,7 +65,6 @@ async def test_a_different_message_reusing_a_message_id_gets_a_synthesized_one(r
     assert await Message.all().count() == 2
 
 
-@SYNTHESIZED_ID_BUG
 async def test_redelivery_of_a_message_with_a_reused_message_id_is_a_duplicate(rt: Runtime) -> None:
     reused = "<1@localhost>"
     await ingest(rt, mail("Broken scanner", message_id=reused))
@@ -87,7 +77,6 @@ async def test_redelivery_of_a_message_with_a_reused_message_id_is_a_duplicate(r
     assert await Message.all().count() == 2
 
 
-@SYNTHESIZED_ID_BUG
 async def test_redelivery_of_a_message_without_message_id_is_a_duplicate(rt: Runtime) -> None:
     raw = b"".join(line + b"\n" for line in mail().splitlines() if not line.startswith(b"Message-ID:"))
     number = await ingest(rt, raw)

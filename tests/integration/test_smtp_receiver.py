@@ -55,7 +55,8 @@ async def test_250_means_stored_byte_exact_and_451_when_storage_fails(
             assert code == 250
             rows = await Inbound.all().order_by("mailbox")
             assert [r.mailbox for r in rows] == ["billing", "support"]
-            assert bytes(rows[0].raw_message) == RAW  # dot-unstuffed, CRLF and 8-bit kept
+            # dot-unstuffed, CRLF and 8-bit kept; Return-Path added as final delivery requires
+            assert bytes(rows[0].raw_message) == b"Return-Path: <ivan@acme.com>\r\n" + RAW
             assert handler.queue.qsize() == 2
 
             await Tortoise.get_connection("default").execute_script('DROP TABLE "attachment"; DROP TABLE "event";'

@@ -42,7 +42,7 @@ def test_zero_bytes_parse_to_an_empty_mail() -> None:
     assert mail.sender is None
     assert mail.subject == "" and mail.text == "" and mail.attachments == []
     assert mail.message_id_synthesized
-    assert mail.message_id == synthesize_message_id(b"")
+    assert mail.message_id == synthesize_message_id(mail.fingerprint)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -126,8 +126,10 @@ def test_synthesized_message_id_is_stable_and_distinct() -> None:
     first, again = parse_mail(SIMPLE), parse_mail(SIMPLE)
     other = parse_mail(SIMPLE + b"more\n")
     assert first.message_id_synthesized
-    assert first.message_id == again.message_id == synthesize_message_id(SIMPLE)
+    assert first.message_id == again.message_id == synthesize_message_id(first.fingerprint)
     assert other.message_id != first.message_id
+    relayed = parse_mail(b"Received: from mx2.example.com by mx.helpdesk.test\n" + SIMPLE)
+    assert relayed.message_id == first.message_id  # a re-delivery is the same message
 
 
 def test_fingerprint_ignores_trace_headers_but_not_content() -> None:

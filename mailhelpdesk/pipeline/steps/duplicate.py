@@ -22,7 +22,7 @@ class DuplicateStep:
         if fingerprint == mail.fingerprint:
             return Duplicate(f"already stored as message {message_pk} (same Message-ID and content)")
         original = mail.message_id
-        mail.message_id = synthesize_message_id(ctx.raw)
+        mail.message_id = synthesize_message_id(mail.fingerprint)
         mail.message_id_synthesized = True
         mail.defects.append(f"DuplicateMessageId: <{original}> belongs to another message; replaced")
         if await self.repo.message_by_message_id(mail.message_id) is not None:

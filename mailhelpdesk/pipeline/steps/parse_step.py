@@ -26,6 +26,4 @@ class ParseStep:
         present = {k.lower() for k in mail.headers}
         if not present.intersection(_KNOWN_HEADERS):
             return Hold("not an email: no recognisable header fields")
-        if mail.sender is None:
-            return Hold("no sender address (From, Sender, Reply-To and Return-Path are missing or invalid)")
         return CONTINUE

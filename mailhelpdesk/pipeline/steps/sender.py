@@ -9,7 +9,7 @@ from mailhelpdesk.companies.domains import (
     organisation_domain,
     parent_domains,
 )
-from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.domain.outcomes import CONTINUE, Hold, Outcome
 from mailhelpdesk.pipeline.context import MailContext, SenderInfo
 from mailhelpdesk.store.repository import Repository
 
@@ -50,6 +50,8 @@ class SenderStep:
         if ctx.is_automatic:  # a mailer daemon is not a customer: no contact, no company
             ctx.sender = SenderInfo(email, name, None, None, "automatic message")
             return CONTINUE
+        if not email:  # checked here, not at parse: a bounce from "<>" still reaches its ticket
+            return Hold("no sender address (From, Sender, Reply-To and Return-Path are missing or invalid)")
         company_id, reason = await self.companies.resolve(email)
         contact_id = await self.repo.contact(email, name, company_id)
         ctx.sender = SenderInfo(email, name, contact_id, company_id, reason)
