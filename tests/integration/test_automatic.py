@@ -104,3 +104,18 @@ async def test_our_own_mail_coming_back_is_ignored(rt: Runtime) -> None:
     assert len(await messages_of(number)) == 1
     assert await Event.filter(kind="ticket.created").count() == 1
     assert (await Inbound.get(id=result.inbound_id)).reason.startswith("loop:")
+
+
+async def test_a_bounce_without_any_sender_address_still_reaches_its_ticket(rt: Runtime) -> None:
+    first = mail()
+    number = await ingest(rt, first)
+    original_id = (await messages_of(number))[0].message_id
+    raw = (b"Return-Path: <>\r\nFrom: Mail Delivery System <>\r\nTo: support@example.com\r\n"
+           b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-nosender@mx.acme.com>\r\n"
+           b"In-Reply-To: <" + original_id.encode() + b">\r\n\r\nThis is the mail system at host mx.acme.com.\r\n")
+
+    result = await receive(rt, raw)
+
+    assert (result.state, result.automatic, result.ticket_number) == (InboundState.INGESTED, "bounce", number)
+    note = (await messages_of(number))[-1]
+    assert note.visibility == Visibility.INTERNAL.value and note.from_addr == ""
