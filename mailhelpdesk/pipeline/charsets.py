@@ -224,8 +224,9 @@ def _decode_word(encoding: str, payload: str) -> bytes:
     return decode_base64(data)[0]
 
 
-_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
-_B64_WHITESPACE = re.compile(rb"[ \t\r\n]")
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_B64_JUNK = bytes(b for b in range(256) if b not in _B64_ALPHABET)  # for bytes.translate: C speed
+_B64_WHITESPACE = b" \t\r\n"
 _B64_PADDING = re.compile(rb"=+")
 
 
@@ -235,8 +236,8 @@ def decode_base64(data: bytes) -> tuple[bytes, bool]:
     Junk characters are skipped, missing padding is added, and runs ended by padding are
     decoded separately (some mailers concatenate separately encoded chunks).
     """
-    cleaned = _B64_JUNK.sub(b"", data)
-    damaged = len(cleaned) != len(_B64_WHITESPACE.sub(b"", data))
+    cleaned = data.translate(None, _B64_JUNK)
+    damaged = len(cleaned) != len(data.translate(None, _B64_WHITESPACE))
     out: list[bytes] = []
     for chunk in _B64_PADDING.split(cleaned):
         if len(chunk) % 4 == 1:  # one dangling character cannot encode anything

@@ -35,7 +35,7 @@ class ProcessResult:
     automatic: str = ""  # "auto_reply" / "bounce" / ""
 
 
-_ATTEMPTS = 4
+_ATTEMPTS = 10  # enough for a burst of concurrent first mails racing for ticket numbers
 
 _STATE_OF: dict[type, InboundState] = {
     Ignore: InboundState.IGNORED,

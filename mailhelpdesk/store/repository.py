@@ -24,8 +24,6 @@ from mailhelpdesk.store.models import (
     Ticket,
 )
 
-_NUMBER_ATTEMPTS = 5
-
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
@@ -46,27 +44,31 @@ class TicketRef:
 class Repository:
     """The one place that knows how intake state is stored."""
 
+    def __init__(self) -> None:
+        self._next_number: int | None = None
+
     # --- accept / spool ------------------------------------------------------------------
 
     async def accept(self, mailbox: str, raw: bytes, source: str, now: datetime) -> AcceptResult:
         """Store raw bytes durably; the same bytes for the same mailbox are stored once."""
         digest = hashlib.sha256(raw).hexdigest()
-        existing = await Inbound.filter(mailbox=mailbox, raw_sha256=digest).only("id", "state").first()
-        if existing is not None:
-            return AcceptResult(existing.id, False, existing.state)
-        try:
+        try:  # insert first: new mail is the common case, and the unique key settles races
             row = await Inbound.create(
                 mailbox=mailbox, raw_message=raw, raw_sha256=digest, size=len(raw), source=source[:1000],
                 state=InboundState.ACCEPTED.value, accepted_at=now,
             )
-        except IntegrityError:  # the same bytes arrived on another connection a moment ago
+        except IntegrityError:
             same = await Inbound.get(mailbox=mailbox, raw_sha256=digest).only("id", "state")
             return AcceptResult(same.id, False, same.state)
         return AcceptResult(row.id, True, row.state)
 
     async def claim_inbound(self, inbound_id: int) -> str:
         """Lock the row for this transaction and return its state (PostgreSQL: concurrent claims wait)."""
-        await Inbound.filter(id=inbound_id).update(attempts=F("attempts") + 1)
+        claimed = await Inbound.filter(id=inbound_id, state=InboundState.ACCEPTED.value).update(
+            attempts=F("attempts") + 1
+        )
+        if claimed:
+            return InboundState.ACCEPTED.value
         states = _flat(await Inbound.filter(id=inbound_id).values_list("state", flat=True))
         return str(states[0])
 
@@ -102,12 +104,21 @@ class Repository:
         row = await Message.filter(message_id=message_id).values_list("id", "fingerprint", "ticket_id")
         return (int(row[0][0]), str(row[0][1]), int(row[0][2])) if row else None
 
-    async def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, int]:
+    async def ticket_by_message_ids(self, message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
+        """The ticket of the first of ``message_ids`` (in the given order) that we have stored."""
         ids = list(dict.fromkeys(message_ids))[:200]
         if not ids:
-            return {}
-        rows = await Message.filter(message_id__in=ids).values_list("message_id", "ticket_id")
-        return {str(mid): int(tid) for mid, tid in rows}
+            return None
+        rows = await Message.filter(message_id__in=ids).values_list(
+            "message_id", "ticket_id", "ticket__number", "ticket__status", "ticket__company_id",
+            "ticket__requester__email",
+        )
+        found = {str(r[0]): r for r in rows}
+        for message_id in ids:
+            if message_id in found:
+                _, tid, num, status, company_id, email = found[message_id]
+                return message_id, TicketRef(int(tid), int(num), str(status), company_id, str(email))
+        return None
 
     async def ticket_ref(self, *, ticket_id: int | None = None, number: int | None = None) -> TicketRef | None:
         query = Ticket.filter(id=ticket_id) if ticket_id is not None else Ticket.filter(number=number)
@@ -195,18 +206,17 @@ class Repository:
         return max(int(top) + 1, start) if top is not None else start
 
     async def create_ticket(self, requester_email: str, number_start: int, **fields: Any) -> TicketRef:
-        """Insert a ticket with the next free number; retried when another writer took it."""
-        for attempt in range(_NUMBER_ATTEMPTS):
-            number = await self.next_ticket_number(number_start)
-            try:
-                async with in_transaction():  # a savepoint: a clash must not abort the outer work
-                    ticket = await Ticket.create(number=number, **fields)
-            except IntegrityError:
-                if attempt == _NUMBER_ATTEMPTS - 1:
-                    raise
-                continue
-            return TicketRef(ticket.id, number, ticket.status, fields.get("company_id"), requester_email)
-        raise AssertionError("unreachable")
+        """Insert a ticket with the next number.
+
+        The number is remembered between calls (one query less per ticket). If another
+        process took it, the unique key fails, the memory is dropped and the caller's
+        transaction is retried (see ``Pipeline.process``).
+        """
+        number = self._next_number or await self.next_ticket_number(number_start)
+        self._next_number = None
+        ticket = await Ticket.create(number=number, **fields)
+        self._next_number = number + 1
+        return TicketRef(ticket.id, number, ticket.status, fields.get("company_id"), requester_email)
 
     async def touch_ticket(self, ticket_id: int, when: datetime) -> None:
         """Move ``updated_at`` forward (never back: mail clocks are often wrong)."""
@@ -216,10 +226,13 @@ class Repository:
         await Ticket.filter(id=ticket_id).update(**changes)
 
     async def add_cc(self, ticket_id: int, contact_ids: Iterable[int]) -> list[int]:
+        wanted = list(dict.fromkeys(contact_ids))
+        if not wanted:
+            return []
         ticket = await Ticket.get(id=ticket_id)
         present = {int(i) for i in _flat(await ticket.cc.all().values_list("id", flat=True))}
         present.add(ticket.requester_id)  # type: ignore[attr-defined]
-        new = [cid for cid in dict.fromkeys(contact_ids) if cid not in present]
+        new = [cid for cid in wanted if cid not in present]
         if new:
             await ticket.cc.add(*await Contact.filter(id__in=new))
         return new

@@ -43,11 +43,9 @@ class ThreadMatchStep:
         mail = ctx.parsed
         # Most specific first: the direct parent, then References newest to oldest.
         candidates = [*mail.in_reply_to, *reversed(mail.references), *mail.embedded_message_ids]
-        known = await self.repo.tickets_by_message_ids(candidates)
-        for message_id in candidates:
-            if message_id in known:
-                ticket = await self.repo.ticket_ref(ticket_id=known[message_id])
-                return ThreadMatch(ticket, ThreadSignal.REFERENCES, f"<{message_id}>")
+        known = await self.repo.ticket_by_message_ids(candidates)
+        if known is not None:
+            return ThreadMatch(known[1], ThreadSignal.REFERENCES, f"<{known[0]}>")
         for message_id in candidates:
             number = self.signer.ticket_from_message_id(message_id)
             if number is not None and (ticket := await self.repo.ticket_ref(number=number)):
