@@ -53,22 +53,24 @@ _SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 def read_corpus(path: Path) -> Iterator[bytes]:
     """The corpus's messages in order, streamed: memory does not grow with the corpus.
 
-    (``mailbox.mbox`` and one big sorted listing would both hold O(N) state, which would
-    show up in the peak RSS of both runs.)
+    (``mailbox.mbox``'s table of contents and one big sorted listing of Paths would both hold
+    O(N) state, which would show up in the peak RSS of both runs.)
     """
     if path.is_dir():
-        yield from _read_tree(path)
+        yield from _read_tree(str(path))
     else:
         yield from _read_mbox(path)
 
 
-def _read_tree(path: Path) -> Iterator[bytes]:
-    for name in sorted(os.listdir(path)):
-        child = path / name
-        if child.is_dir():
+def _read_tree(directory: str) -> Iterator[bytes]:
+    # Plain strings, not pathlib: pathlib interns every path component for the life of the process.
+    for name in sorted(os.listdir(directory)):
+        child = os.path.join(directory, name)
+        if os.path.isdir(child):
             yield from _read_tree(child)
         elif name.endswith(".eml"):
-            yield child.read_bytes()
+            with open(child, "rb") as handle:
+                yield handle.read()
 
 
 def _read_mbox(path: Path) -> Iterator[bytes]:
