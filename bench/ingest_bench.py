@@ -100,15 +100,20 @@ def memory_kb() -> dict[str, int]:
 
 
 class RssTrace:
-    """VmRSS at every tenth of the run, to see a slope rather than only a peak."""
+    """VmRSS and throughput for every tenth of the run: a slope shows here before it shows in the peak."""
 
     def __init__(self, total: int) -> None:
         self.every = max(total // 10, 1)
         self.samples: list[int] = []
+        self.rates: list[float] = []
+        self._last = time.perf_counter()
 
     def tick(self, done: int) -> None:
         if done % self.every == 0:
+            now = time.perf_counter()
             self.samples.append(memory_kb()["VmRSS"])
+            self.rates.append(round(self.every / (now - self._last), 1))
+            self._last = now
 
 
 def floor_worker(corpus: Path, db: Path, journal_mode: str, synchronous: int, total: int) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def floor_worker(corpus: Path, db: Path, journal_mode: str, synchronous: int, to
     pragmas = _sqlite_pragmas(conn)
     conn.close()
     return {"messages": count, "seconds": seconds, "cpu_seconds": cpu, "baseline_rss_kb": baseline,
-            "rss_trace_kb": trace.samples, **pragmas}
+            "rss_trace_kb": trace.samples, "rate_trace": trace.rates, **pragmas}
 
 
 def _sqlite_pragmas(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -165,7 +170,7 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
         profiler.dump_stats(profile)
     return {"messages": count, "seconds": seconds, "cpu_seconds": cpu, "startup_seconds": startup,
             "baseline_rss_kb": baseline,
-            "rss_trace_kb": trace.samples, "outcomes": dict(tally.counts), **pragmas}
+            "rss_trace_kb": trace.samples, "rate_trace": trace.rates, "outcomes": dict(tally.counts), **pragmas}
 
 
 async def _product_pragmas(database_url: str) -> dict[str, Any]:
@@ -396,6 +401,9 @@ def _print_run(out: TextIO, run: Run) -> None:
     if detail.get("rss_trace_kb"):
         trace = " ".join(f"{kb / 1024:.0f}" for kb in detail["rss_trace_kb"])
         out.write(f"  {'':<14} RSS every 10 % (MB): {trace}\n")
+    if detail.get("rate_trace"):
+        rates = " ".join(f"{r:.0f}" for r in detail["rate_trace"])
+        out.write(f"  {'':<14} msgs/s every 10 %: {rates}\n")
 
 
 def _print_verdict(out: TextIO, result: SizeResult, repeat: int) -> None:
