@@ -296,7 +296,7 @@ def database_for(base_url: str | None, run_dir: Path, label: str) -> Iterator[st
 
 
 async def _pg_admin(url: str, statement: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(url)
     try:
