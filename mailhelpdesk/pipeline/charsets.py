@@ -175,6 +175,8 @@ def _script(ch: str) -> str:
 
 def repair_header_bytes(value: str) -> str:
     """Headers with raw 8-bit bytes arrive as surrogate escapes; decode those bytes properly."""
+    if value.isascii():  # the common case, checked in C before the per-character scan
+        return value
     if not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
     raw = value.encode("utf-8", errors="surrogateescape")
