@@ -51,9 +51,6 @@ class Pipeline:
     mailboxes: Mapping[str, MailboxSettings]
     clock: Callable[[], datetime]
 
-    def step_names(self) -> list[str]:
-        return [step.name for step in self.steps]
-
     async def process(self, inbound_id: int, loaded: tuple[str, bytes, datetime] | None = None) -> ProcessResult:
         """Process one accepted message; ``loaded`` (mailbox, raw, accepted_at) saves re-reading it."""
         mailbox, raw, accepted_at = loaded or await self.repo.inbound_raw(inbound_id)
