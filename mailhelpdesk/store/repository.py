@@ -128,10 +128,9 @@ class Repository:
         tid, num, status, company_id, email = rows[0]
         return TicketRef(int(tid), int(num), str(status), company_id, str(email))
 
-    async def ticket_people(self, ticket_id: int) -> set[str]:
-        requester = await Ticket.filter(id=ticket_id).values_list("requester__email", flat=True)
+    async def ticket_cc_emails(self, ticket_id: int) -> set[str]:
         cc = await Contact.filter(cc_tickets__id=ticket_id).values_list("email", flat=True)
-        return {str(e) for e in [*requester, *cc]}
+        return {str(e) for e in cc}
 
     async def recent_ticket_by_subject(
         self, requester_email: str, normalized_subject: str, since: datetime

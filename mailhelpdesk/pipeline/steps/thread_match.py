@@ -73,7 +73,7 @@ class ThreadMatchStep:
         return None
 
     async def _belongs(self, sender: str, ticket: TicketRef) -> bool:
-        if sender in await self.repo.ticket_people(ticket.id):
+        if sender == ticket.requester_email or sender in await self.repo.ticket_cc_emails(ticket.id):
             return True
         if ticket.company_id is None:
             return False
