@@ -13,6 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mailhelpdesk.addresses import base_address
 from mailhelpdesk.intake import Intake
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,7 @@ TEMPFAIL = "451 4.3.0 Temporary failure, please try again later"
 def mailbox_for(recipient: str, addresses: Mapping[str, str]) -> str | None:
     """The mailbox name for an envelope recipient, accepting plus-addressed forms."""
     address = recipient.strip("<>").lower()
-    local, _, domain = address.partition("@")
-    return addresses.get(address) or addresses.get(f"{local.split('+', 1)[0]}@{domain}")
+    return addresses.get(address) or addresses.get(base_address(address))
 
 
 @dataclass

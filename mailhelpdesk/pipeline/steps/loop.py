@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Ignore, Outcome
 from mailhelpdesk.pipeline.context import MailContext
 
@@ -17,12 +18,7 @@ class LoopStep:
         if any(v.strip().lower() == self.loop_token for v in mail.header_all("X-Loop")):
             return Ignore(f"loop: X-Loop is ours ({self.loop_token})")
         sender = mail.sender[1] if mail.sender else ""
-        if sender in self.our_addresses or _base_address(sender) in self.our_addresses:
+        if is_ours(sender, self.our_addresses):
             return Ignore(f"loop: sent from our own address {sender}")
         return CONTINUE
 
-
-def _base_address(address: str) -> str:
-    """support+1042.sig@x → support@x"""
-    local, _, domain = address.partition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
 from mailhelpdesk.pipeline.context import MailContext
@@ -108,7 +109,7 @@ class PersistStep:
         """Everyone the customer copied (and a colleague who replies) joins the ticket's cc."""
         mail, sender = ctx.parsed, ctx.sender
         assert sender is not None
-        everyone = [(n, a) for n, a in (*mail.to, *mail.cc) if not self._is_ours(a)]
+        everyone = [(n, a) for n, a in (*mail.to, *mail.cc) if not is_ours(a, self.our_addresses)]
         people = everyone[:MAX_CC_PER_MESSAGE]  # a 40,000-address To: must not stall intake
         if len(everyone) > len(people):
             ctx.notes.append(f"only the first {MAX_CC_PER_MESSAGE} of {len(everyone)} recipients added as cc")
@@ -122,9 +123,6 @@ class PersistStep:
             await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket.id,
                                   inbound_id=ctx.inbound_id)
 
-    def _is_ours(self, address: str) -> bool:
-        local, _, domain = address.partition("@")
-        return address in self.our_addresses or f"{local.split('+', 1)[0]}@{domain}" in self.our_addresses
 
     async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
         if created:
