@@ -3,7 +3,7 @@
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
@@ -14,15 +14,12 @@ from tortoise.transactions import in_transaction
 from mailhelpdesk.domain.types import InboundState, TicketStatus
 from mailhelpdesk.store.models import (
     INBOUND_SUMMARY_FIELDS,
-    Attachment,
     Company,
     CompanyDomain,
-    Contact,
-    Event,
     Inbound,
-    Message,
     Ticket,
 )
+from mailhelpdesk.store.sql import Sql, to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +43,7 @@ class Repository:
 
     def __init__(self) -> None:
         self._next_number: int | None = None
+        self._sql = Sql()
 
     # --- accept / spool ------------------------------------------------------------------
 
@@ -53,19 +51,22 @@ class Repository:
         """Store raw bytes durably; the same bytes for the same mailbox are stored once."""
         digest = hashlib.sha256(raw).hexdigest()
         try:  # insert first: new mail is the common case, and the unique key settles races
-            row = await Inbound.create(
-                mailbox=mailbox, raw_message=raw, raw_sha256=digest, size=len(raw), source=source[:1000],
-                state=InboundState.ACCEPTED.value, accepted_at=now,
+            inbound_id = await self._sql.insert(
+                'INSERT INTO "inbound" ("mailbox", "raw_message", "raw_sha256", "size", "source", "state",'
+                ' "reason", "step", "error", "message_id", "sender", "subject", "flags", "accepted_at",'
+                ' "attempts") VALUES (?, ?, ?, ?, ?, ?, \'\', \'\', \'\', \'\', \'\', \'\', \'{}\', ?, 0)',
+                mailbox, raw, digest, len(raw), source[:1000], InboundState.ACCEPTED.value, now,
             )
         except IntegrityError:
             same = await Inbound.get(mailbox=mailbox, raw_sha256=digest).only("id", "state")
             return AcceptResult(same.id, False, same.state)
-        return AcceptResult(row.id, True, row.state)
+        return AcceptResult(inbound_id, True, InboundState.ACCEPTED.value)
 
     async def claim_inbound(self, inbound_id: int) -> str:
         """Lock the row for this transaction and return its state (PostgreSQL: concurrent claims wait)."""
-        claimed = await Inbound.filter(id=inbound_id, state=InboundState.ACCEPTED.value).update(
-            attempts=F("attempts") + 1
+        claimed = await self._sql.execute(
+            'UPDATE "inbound" SET "attempts" = "attempts" + 1 WHERE "id" = ? AND "state" = ?',
+            inbound_id, InboundState.ACCEPTED.value,
         )
         if claimed:
             return InboundState.ACCEPTED.value
@@ -86,8 +87,13 @@ class Repository:
         rows = await Inbound.filter(state=InboundState.ACCEPTED.value).order_by("id").values_list("id", flat=True)
         return [int(r) for r in _flat(rows)]
 
-    async def finish_inbound(self, inbound_id: int, state: InboundState, now: datetime, **info: Any) -> None:
-        await Inbound.filter(id=inbound_id).update(state=state.value, processed_at=now, **info)
+    async def finish_inbound(self, inbound_id: int, state: InboundState, now: datetime, *, reason: str, step: str,
+                             error: str, flags: dict[str, Any], message_id: str, sender: str, subject: str) -> None:
+        await self._sql.execute(
+            'UPDATE "inbound" SET "state" = ?, "processed_at" = ?, "reason" = ?, "step" = ?, "error" = ?,'
+            ' "flags" = ?, "message_id" = ?, "sender" = ?, "subject" = ? WHERE "id" = ?',
+            state.value, now, reason, step, error, to_json(flags), message_id, sender, subject, inbound_id,
+        )
 
     async def fail_inbound(self, inbound_id: int, now: datetime, **info: Any) -> None:
         """Quarantine after an error; the failed attempt counts (its own claim was rolled back)."""
@@ -101,17 +107,22 @@ class Repository:
     # --- messages and threads ------------------------------------------------------------
 
     async def message_by_message_id(self, message_id: str) -> tuple[int, str, int] | None:
-        row = await Message.filter(message_id=message_id).values_list("id", "fingerprint", "ticket_id")
-        return (int(row[0][0]), str(row[0][1]), int(row[0][2])) if row else None
+        row = await self._sql.first(
+            'SELECT "id", "fingerprint", "ticket_id" FROM "message" WHERE "message_id" = ?', message_id
+        )
+        return (int(row[0]), str(row[1]), int(row[2])) if row else None
 
     async def ticket_by_message_ids(self, message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
         """The ticket of the first of ``message_ids`` (in the given order) that we have stored."""
         ids = list(dict.fromkeys(message_ids))[:200]
         if not ids:
             return None
-        rows = await Message.filter(message_id__in=ids).values_list(
-            "message_id", "ticket_id", "ticket__number", "ticket__status", "ticket__company_id",
-            "ticket__requester__email",
+        rows = await self._sql.rows(
+            'SELECT m."message_id", t."id", t."number", t."status", t."company_id", c."email"'
+            ' FROM "message" m JOIN "ticket" t ON t."id" = m."ticket_id"'
+            ' JOIN "contact" c ON c."id" = t."requester_id"'
+            f' WHERE m."message_id" IN ({_marks(len(ids))})',
+            *ids,
         )
         found = {str(r[0]): r for r in rows}
         for message_id in ids:
@@ -121,40 +132,51 @@ class Repository:
         return None
 
     async def ticket_ref(self, *, ticket_id: int | None = None, number: int | None = None) -> TicketRef | None:
-        query = Ticket.filter(id=ticket_id) if ticket_id is not None else Ticket.filter(number=number)
-        rows = await query.values_list("id", "number", "status", "company_id", "requester__email")
-        if not rows:
+        column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
+        row = await self._sql.first(
+            'SELECT t."id", t."number", t."status", t."company_id", c."email" FROM "ticket" t'
+            f' JOIN "contact" c ON c."id" = t."requester_id" WHERE t.{column} = ?',
+            value,
+        )
+        if row is None:
             return None
-        tid, num, status, company_id, email = rows[0]
+        tid, num, status, company_id, email = row
         return TicketRef(int(tid), int(num), str(status), company_id, str(email))
 
     async def ticket_cc_emails(self, ticket_id: int) -> set[str]:
-        cc = await Contact.filter(cc_tickets__id=ticket_id).values_list("email", flat=True)
-        return {str(e) for e in cc}
+        rows = await self._sql.rows(
+            'SELECT c."email" FROM "ticket_cc" tc JOIN "contact" c ON c."id" = tc."contact_id"'
+            ' WHERE tc."ticket_id" = ?',
+            ticket_id,
+        )
+        return {str(r[0]) for r in rows}
 
     async def recent_ticket_by_subject(
         self, requester_email: str, normalized_subject: str, since: datetime
     ) -> TicketRef | None:
-        rows = await (
-            Ticket.filter(
-                requester__email=requester_email, normalized_subject=normalized_subject, updated_at__gte=since
-            )
-            .exclude(status=TicketStatus.CLOSED.value)
-            .order_by("-updated_at")
-            .limit(1)
-            .values_list("id", "number", "status", "company_id")
+        row = await self._sql.first(
+            'SELECT t."id", t."number", t."status", t."company_id" FROM "ticket" t'
+            ' JOIN "contact" c ON c."id" = t."requester_id"'
+            ' WHERE c."email" = ? AND t."normalized_subject" = ? AND t."updated_at" >= ? AND t."status" <> ?'
+            ' ORDER BY t."updated_at" DESC LIMIT 1',
+            requester_email, normalized_subject, since, TicketStatus.CLOSED.value,
         )
-        if not rows:
+        if row is None:
             return None
-        tid, num, status, company_id = rows[0]
+        tid, num, status, company_id = row
         return TicketRef(int(tid), int(num), str(status), company_id, requester_email)
 
     # --- companies and contacts ----------------------------------------------------------
 
     async def company_for_domains(self, candidates: Sequence[str]) -> int | None:
         """The company owning the most specific of ``candidates`` (a domain and its parents)."""
-        rows = await CompanyDomain.filter(domain__in=list(candidates)).values_list("domain", "company_id")
-        owners = dict(rows)
+        if not candidates:
+            return None
+        rows = await self._sql.rows(
+            f'SELECT "domain", "company_id" FROM "company_domain" WHERE "domain" IN ({_marks(len(candidates))})',
+            *candidates,
+        )
+        owners = {str(r[0]): r[1] for r in rows}
         for domain in candidates:
             if domain in owners:
                 return int(owners[domain])
@@ -183,19 +205,20 @@ class Repository:
         return company.id
 
     async def contact(self, email: str, name: str, company_id: int | None) -> int:
-        existing = await Contact.filter(email=email).values_list("id", "name", "company_id")
-        if existing:
-            cid, old_name, old_company = existing[0]
-            changes: dict[str, Any] = {}
-            if name and not old_name:
-                changes["name"] = name[:200]
-            if company_id is not None and old_company is None:
-                changes["company_id"] = company_id
-            if changes:
-                await Contact.filter(id=cid).update(**changes)
-            return int(cid)
-        contact = await Contact.create(email=email, name=name[:200], company_id=company_id)
-        return contact.id
+        existing = await self._sql.first('SELECT "id", "name", "company_id" FROM "contact" WHERE "email" = ?', email)
+        if existing is None:
+            return await self._sql.insert(
+                'INSERT INTO "contact" ("email", "name", "company_id", "created_at") VALUES (?, ?, ?, ?)',
+                email, name[:200], company_id, datetime.now(UTC),
+            )
+        cid, old_name, old_company = existing
+        new_name = name[:200] if name and not old_name else old_name
+        new_company = company_id if company_id is not None and old_company is None else old_company
+        if (new_name, new_company) != (old_name, old_company):
+            await self._sql.execute(
+                'UPDATE "contact" SET "name" = ?, "company_id" = ? WHERE "id" = ?', new_name, new_company, cid
+            )
+        return int(cid)
 
     # --- tickets -------------------------------------------------------------------------
 
@@ -213,13 +236,20 @@ class Repository:
         """
         number = self._next_number or await self.next_ticket_number(number_start)
         self._next_number = None
-        ticket = await Ticket.create(number=number, **fields)
+        ticket_id = await self._sql.insert(
+            'INSERT INTO "ticket" ("number", "subject", "normalized_subject", "status", "urgency", "line", "team",'
+            ' "mailbox", "company_id", "requester_id", "created_at", "updated_at")'
+            ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            number, *(fields[name] for name in _TICKET_FIELDS),
+        )
         self._next_number = number + 1
-        return TicketRef(ticket.id, number, ticket.status, fields.get("company_id"), requester_email)
+        return TicketRef(ticket_id, number, fields["status"], fields["company_id"], requester_email)
 
     async def touch_ticket(self, ticket_id: int, when: datetime) -> None:
         """Move ``updated_at`` forward (never back: mail clocks are often wrong)."""
-        await Ticket.filter(id=ticket_id, updated_at__lt=when).update(updated_at=when)
+        await self._sql.execute(
+            'UPDATE "ticket" SET "updated_at" = ? WHERE "id" = ? AND "updated_at" < ?', when, ticket_id, when
+        )
 
     async def update_ticket(self, ticket_id: int, **changes: Any) -> None:
         await Ticket.filter(id=ticket_id).update(**changes)
@@ -228,27 +258,56 @@ class Repository:
         wanted = list(dict.fromkeys(contact_ids))
         if not wanted:
             return []
-        ticket = await Ticket.get(id=ticket_id)
-        present = {int(i) for i in _flat(await ticket.cc.all().values_list("id", flat=True))}
-        present.add(ticket.requester_id)  # type: ignore[attr-defined]
+        rows = await self._sql.rows(
+            'SELECT "requester_id" FROM "ticket" WHERE "id" = ?'
+            ' UNION ALL SELECT "contact_id" FROM "ticket_cc" WHERE "ticket_id" = ?',
+            ticket_id, ticket_id,
+        )
+        present = {int(r[0]) for r in rows}
         new = [cid for cid in wanted if cid not in present]
-        if new:
-            await ticket.cc.add(*await Contact.filter(id__in=new))
+        await self._sql.insert_many(
+            'INSERT INTO "ticket_cc" ("ticket_id", "contact_id") VALUES (?, ?)', [(ticket_id, c) for c in new]
+        )
         return new
 
-
-
     async def add_message(self, attachments: Sequence[dict[str, Any]], **fields: Any) -> int:
-        message = await Message.create(**fields)
-        if attachments:
-            await Attachment.bulk_create(
-                [Attachment(message_id=message.id, position=i, **a) for i, a in enumerate(attachments)]
-            )
-        return int(message.id)
+        values = [to_json(fields[n]) if n in _MESSAGE_JSON else fields[n] for n in _MESSAGE_FIELDS]
+        message_id = await self._sql.insert(
+            f'INSERT INTO "message" ({_columns(_MESSAGE_FIELDS)}, "created_at")'
+            f' VALUES ({_marks(len(_MESSAGE_FIELDS) + 1)})',
+            *values, datetime.now(UTC),
+        )
+        await self._sql.insert_many(
+            f'INSERT INTO "attachment" ("message_id", "position", {_columns(_ATTACHMENT_FIELDS)})'
+            f' VALUES ({_marks(len(_ATTACHMENT_FIELDS) + 2)})',
+            [(message_id, i, *(a[n] for n in _ATTACHMENT_FIELDS)) for i, a in enumerate(attachments)],
+        )
+        return message_id
 
     async def event(self, kind: str, data: dict[str, Any], ticket_id: int | None = None,
                     inbound_id: int | None = None, actor: str = "system") -> None:
-        await Event.create(kind=kind, data=data, ticket_id=ticket_id, inbound_id=inbound_id, actor=actor)
+        await self._sql.insert(
+            'INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
+            ' VALUES (?, ?, ?, ?, ?, ?)',
+            kind, actor, to_json(data), datetime.now(UTC), inbound_id, ticket_id,
+        )
+
+
+_TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
+                  "requester_id", "created_at", "updated_at")
+_MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_reply_to", "references", "direction",
+                   "visibility", "from_name", "from_addr", "to", "cc", "subject", "date", "text", "reply_text", "html",
+                   "html_sanitized", "flags", "thread_signal")
+_MESSAGE_JSON = frozenset(("in_reply_to", "references", "to", "cc", "flags"))
+_ATTACHMENT_FIELDS = ("filename", "content_type", "size", "sha256", "content_id", "inline")
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(f'"{n}"' for n in names)
 
 
 def _flat(rows: Any) -> list[Any]:
