@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailhelpdesk.domain.types import InboundState
-from mailhelpdesk.pipeline.runner import Pipeline, ProcessResult
+from mailhelpdesk.pipeline.runner import AlreadyStored, Pipeline, ProcessResult
 from mailhelpdesk.store.repository import Repository
 
 
@@ -49,14 +49,21 @@ class Intake:
         return (await self.receive_tracked(mailbox, raw, source))[1]
 
     async def receive_tracked(self, mailbox: str, raw: bytes, source: str) -> tuple[int, ProcessResult | None]:
-        """Like ``receive``, also naming the inbound row the bytes are stored in."""
+        """Like ``receive``, also naming the inbound row the bytes are stored in.
+
+        For sources that keep their copy until this returns (files): the bytes are stored
+        and processed in one transaction. A transport that must answer before processing
+        (SMTP) calls ``accept`` and has the pipeline process the row later.
+        """
         now = self.clock()
-        result = await self.repo.accept(mailbox, raw, source, now)
-        if result.created:
-            return result.inbound_id, await self.pipeline.process(result.inbound_id, (mailbox, raw, now))
-        if result.state == InboundState.ACCEPTED.value:  # left over from an interrupted run
-            return result.inbound_id, await self.pipeline.process(result.inbound_id)
-        return result.inbound_id, None
+        try:
+            result = await self.pipeline.process_new(mailbox, raw, source, now)
+            return result.inbound_id, result
+        except AlreadyStored:
+            stored = await self.repo.accept(mailbox, raw, source, now)
+        if stored.created or stored.state == InboundState.ACCEPTED.value:  # left over from an interrupted run
+            return stored.inbound_id, await self.pipeline.process(stored.inbound_id)
+        return stored.inbound_id, None
 
     async def recover(self) -> list[ProcessResult]:
         """Process whatever was accepted but not finished (after a crash or outage)."""

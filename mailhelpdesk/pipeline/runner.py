@@ -3,6 +3,11 @@
 This is the one place that catches unexpected errors on the mail path: any exception
 rolls the message's work back and quarantines it with the step name and the error,
 from where ``quarantine replay`` can run it again.
+
+A message comes either as an accepted ``inbound`` row (committed earlier by a transport
+that must answer before processing, such as SMTP) or as new bytes whose source keeps its
+own copy until we return (files): those are stored and processed in one transaction,
+which saves a commit per message and loses nothing, because a crash leaves the file.
 """
 
 import asyncio
@@ -35,6 +40,21 @@ class ProcessResult:
     automatic: str = ""  # "auto_reply" / "bounce" / ""
 
 
+@dataclass(slots=True)
+class _Job:
+    """One message to process; ``inbound_id`` is None until new bytes are stored."""
+
+    mailbox: MailboxSettings
+    raw: bytes
+    accepted_at: datetime
+    source: str = ""
+    inbound_id: int | None = None
+
+
+class AlreadyStored(Exception):
+    """New bytes turned out to be stored already (the unique key on mailbox and digest)."""
+
+
 _ATTEMPTS = 10  # enough for a burst of concurrent first mails racing for ticket numbers
 
 _STATE_OF: dict[type, InboundState] = {
@@ -54,27 +74,39 @@ class Pipeline:
     async def process(self, inbound_id: int, loaded: tuple[str, bytes, datetime] | None = None) -> ProcessResult:
         """Process one accepted message; ``loaded`` (mailbox, raw, accepted_at) saves re-reading it."""
         mailbox, raw, accepted_at = loaded or await self.repo.inbound_raw(inbound_id)
-        box = self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
+        return await self._process(_Job(self._box(mailbox), raw, accepted_at, inbound_id=inbound_id))
+
+    async def process_new(self, mailbox: str, raw: bytes, source: str, accepted_at: datetime) -> ProcessResult:
+        """Store and process new bytes in one transaction; raises ``AlreadyStored`` for known bytes."""
+        return await self._process(_Job(self._box(mailbox), raw, accepted_at, source[:1000]))
+
+    def _box(self, mailbox: str) -> MailboxSettings:
+        return self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
+
+    async def _process(self, job: _Job) -> ProcessResult:
         for attempt in range(1, _ATTEMPTS + 1):
-            ctx = MailContext(inbound_id=inbound_id, mailbox=box, raw=raw, accepted_at=accepted_at)
+            ctx = MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
+                              accepted_at=job.accepted_at)
             current = ["accept"]
             try:
-                result = await self._attempt(ctx, current)
+                result = await self._attempt(job, ctx, current)
+            except AlreadyStored:
+                raise
             except IntegrityError as exc:
                 if attempt < _ATTEMPTS:  # another writer created the same company/contact/number: redo
-                    log.info("inbound %s: write conflict in %s (%s), retrying", inbound_id, current[0], exc)
+                    log.info("inbound %s: write conflict in %s (%s), retrying", job.inbound_id, current[0], exc)
                     await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
                     continue
-                result = await self._quarantine(ctx, current[0], exc)
+                result = await self._quarantine(job, ctx, current[0], exc)
             except Exception as exc:  # noqa: BLE001 - the one catch-all on the mail path, by design
-                result = await self._quarantine(ctx, current[0], exc)
+                result = await self._quarantine(job, ctx, current[0], exc)
             break
         self._log(ctx, result)
         return result
 
-    async def _attempt(self, ctx: MailContext, current: list[str]) -> ProcessResult:
+    async def _attempt(self, job: _Job, ctx: MailContext, current: list[str]) -> ProcessResult:
         async with transaction():
-            state = await self.repo.claim_inbound(ctx.inbound_id)
+            state = await self._claim(job, ctx)
             if state != InboundState.ACCEPTED.value:  # another worker got there first
                 return ProcessResult(ctx.inbound_id, InboundState(state), "already processed", "accept")
             outcome, step = await self._run_steps(ctx, current)
@@ -83,8 +115,23 @@ class Pipeline:
                                            **_inbound_info(ctx, result), error="")
         return result
 
-    async def _quarantine(self, ctx: MailContext, step: str, exc: BaseException) -> ProcessResult:
+    async def _claim(self, job: _Job, ctx: MailContext) -> str:
+        """Take an accepted row, or store new bytes inside this transaction."""
+        if job.inbound_id is not None:
+            return await self.repo.claim_inbound(job.inbound_id)
+        try:
+            ctx.inbound_id = await self.repo.insert_inbound(job.mailbox.name, job.raw, job.source, job.accepted_at)
+        except IntegrityError as exc:
+            raise AlreadyStored from exc
+        return InboundState.ACCEPTED.value
+
+    async def _quarantine(self, job: _Job, ctx: MailContext, step: str, exc: BaseException) -> ProcessResult:
         log.error("inbound %s (%s) failed in step %s", ctx.inbound_id, _mid(ctx), step, exc_info=exc)
+        if job.inbound_id is None:  # the transaction that stored the bytes was rolled back: store them now
+            stored = await self.repo.accept(job.mailbox.name, job.raw, job.source, job.accepted_at)
+            ctx.inbound_id = stored.inbound_id
+            if stored.state != InboundState.ACCEPTED.value:
+                return ProcessResult(ctx.inbound_id, InboundState(stored.state), "already processed", "accept")
         result = ProcessResult(ctx.inbound_id, InboundState.QUARANTINED, f"error in step {step}", step)
         error = f"{type(exc).__name__}: {exc}"[:4000]
         try:

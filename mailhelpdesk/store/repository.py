@@ -49,18 +49,21 @@ class Repository:
 
     async def accept(self, mailbox: str, raw: bytes, source: str, now: datetime) -> AcceptResult:
         """Store raw bytes durably; the same bytes for the same mailbox are stored once."""
-        digest = hashlib.sha256(raw).hexdigest()
         try:  # insert first: new mail is the common case, and the unique key settles races
-            inbound_id = await self._sql.insert(
-                'INSERT INTO "inbound" ("mailbox", "raw_message", "raw_sha256", "size", "source", "state",'
-                ' "reason", "step", "error", "message_id", "sender", "subject", "flags", "accepted_at",'
-                ' "attempts") VALUES (?, ?, ?, ?, ?, ?, \'\', \'\', \'\', \'\', \'\', \'\', \'{}\', ?, 0)',
-                mailbox, raw, digest, len(raw), source[:1000], InboundState.ACCEPTED.value, now,
-            )
+            inbound_id = await self.insert_inbound(mailbox, raw, source, now)
         except IntegrityError:
-            same = await Inbound.get(mailbox=mailbox, raw_sha256=digest).only("id", "state")
+            same = await Inbound.get(mailbox=mailbox, raw_sha256=_digest(raw)).only("id", "state")
             return AcceptResult(same.id, False, same.state)
         return AcceptResult(inbound_id, True, InboundState.ACCEPTED.value)
+
+    async def insert_inbound(self, mailbox: str, raw: bytes, source: str, now: datetime) -> int:
+        """A new ``accepted`` row; IntegrityError if these bytes are stored for this mailbox already."""
+        return await self._sql.insert(
+            'INSERT INTO "inbound" ("mailbox", "raw_message", "raw_sha256", "size", "source", "state",'
+            ' "reason", "step", "error", "message_id", "sender", "subject", "flags", "accepted_at",'
+            " \"attempts\") VALUES (?, ?, ?, ?, ?, ?, '', '', '', '', '', '', '{}', ?, 0)",
+            mailbox, raw, _digest(raw), len(raw), source[:1000], InboundState.ACCEPTED.value, now,
+        )
 
     async def claim_inbound(self, inbound_id: int) -> str:
         """Lock the row for this transaction and return its state (PostgreSQL: concurrent claims wait)."""
@@ -300,6 +303,10 @@ _MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_r
                    "html_sanitized", "flags", "thread_signal")
 _MESSAGE_JSON = frozenset(("in_reply_to", "references", "to", "cc", "flags"))
 _ATTACHMENT_FIELDS = ("filename", "content_type", "size", "sha256", "content_id", "inline")
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _marks(count: int) -> str:
