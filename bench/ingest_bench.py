@@ -5,8 +5,10 @@
 
 For each corpus size it generates a deterministic corpus (bench/corpus.py) into a temporary
 directory and runs, each in its own child process:
-1. mailhelpdesk: every message through ``Intake.receive`` (the public API; ``--via cli``
-   runs ``python -m mailhelpdesk ingest`` instead) into a fresh database;
+1. mailhelpdesk: every message through the public API into a fresh database, the way
+   ``mailhelpdesk ingest`` does it (``Intake.batch``: a savepoint per message, a commit per
+   batch); ``--commit message`` uses ``Intake.receive`` (a commit per message) instead, and
+   ``--via cli`` runs ``python -m mailhelpdesk ingest`` itself;
 2. the floor: ``email.message_from_bytes`` + a raw ``sqlite3`` INSERT of the bytes with a
    commit per message, into a file database in the same directory, with the journal mode
    and ``synchronous`` setting that mailhelpdesk's connection reported in step 1.
@@ -142,7 +144,7 @@ def _sqlite_pragmas(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: int,
-                        profile: Path | None) -> dict[str, Any]:
+                        profile: Path | None, commit: str) -> dict[str, Any]:
     from mailhelpdesk.app import running
     from mailhelpdesk.config import load_settings
     from mailhelpdesk.intake import IntakeTally
@@ -159,10 +161,11 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
         started, cpu_started = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
-        for raw in read_corpus(corpus):
-            tally.add(await runtime.intake.receive(MAILBOX, raw, f"bench#{count + 1}"))
-            count += 1
-            trace.tick(count)
+        async with runtime.intake.batch() if commit == "batch" else _PerMessage(runtime.intake) as receiver:
+            for raw in read_corpus(corpus):
+                tally.add((await receiver.receive_tracked(MAILBOX, raw, f"bench#{count + 1}"))[1])
+                count += 1
+                trace.tick(count)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         if profiler:
             profiler.disable()
@@ -171,6 +174,19 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
     return {"messages": count, "seconds": seconds, "cpu_seconds": cpu, "startup_seconds": startup,
             "baseline_rss_kb": baseline,
             "rss_trace_kb": trace.samples, "rate_trace": trace.rates, "outcomes": dict(tally.counts), **pragmas}
+
+
+class _PerMessage:
+    """``Intake.receive_tracked`` with a commit per message, shaped like ``IngestBatch``."""
+
+    def __init__(self, intake: Any) -> None:
+        self.receive_tracked = intake.receive_tracked
+
+    async def __aenter__(self) -> "_PerMessage":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 async def _product_pragmas(database_url: str) -> dict[str, Any]:
@@ -190,7 +206,8 @@ def worker_main(args: argparse.Namespace) -> int:
     if args.worker == "floor":
         result = floor_worker(args.corpus, Path(args.db), args.journal_mode, args.synchronous, args.total)
     else:
-        result = asyncio.run(ingest_worker(args.corpus, args.db, args.data_dir, args.total, args.profile))
+        result = asyncio.run(ingest_worker(args.corpus, args.db, args.data_dir, args.total, args.profile,
+                                           args.commit))
     result["vmhwm_kb"] = memory_kb()["VmHWM"]
     result["ru_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sys.stdout.write(json.dumps(result) + "\n")
@@ -245,12 +262,12 @@ def _worker_cmd(kind: str, corpus: Path, db: str, total: int) -> list[str]:
             "--db", db, "--total", str(total)]
 
 
-def measure_ingest(corpus: Path, run_dir: Path, database_url: str, total: int, via: str,
+def measure_ingest(corpus: Path, run_dir: Path, database_url: str, total: int, via: str, commit: str,
                    profile: Path | None = None) -> Run:
     data_dir = run_dir / "data"
     if via == "cli":
         return _measure_cli(corpus, run_dir, database_url, data_dir)
-    cmd = [*_worker_cmd("ingest", corpus, database_url, total), "--data-dir", str(data_dir)]
+    cmd = [*_worker_cmd("ingest", corpus, database_url, total), "--data-dir", str(data_dir), "--commit", commit]
     if profile:
         cmd += ["--profile", str(profile)]
     out, peak = run_child(cmd, run_dir, run_dir / "ingest.stderr")
@@ -336,7 +353,7 @@ def bench_size(args: argparse.Namespace, workdir: Path, size: int, out: TextIO) 
 def _ingest_once(args: argparse.Namespace, corpus: Path, rep_dir: Path, size: int, label: str,
                  out: TextIO) -> Run:
     with database_for(args.database_url, rep_dir, label) as url:
-        run = measure_ingest(corpus, rep_dir, url, size, args.via)
+        run = measure_ingest(corpus, rep_dir, url, size, args.via, args.commit)
     _print_run(out, run)
     return run
 
@@ -353,7 +370,7 @@ def _profile(args: argparse.Namespace, corpus: Path, run_dir: Path, size: int, o
     target = args.profile / f"ingest-{size}.prof"
     (run_dir / "profiled").mkdir(exist_ok=True)
     with database_for(args.database_url, run_dir / "profiled", f"p{size}") as url:
-        run = measure_ingest(corpus, run_dir / "profiled", url, size, "api", profile=target)
+        run = measure_ingest(corpus, run_dir / "profiled", url, size, "api", args.commit, profile=target)
     out.write(f"  profiled ingest run (slower, not a figure): {run.rate:.1f} msgs/s; stats in {target}\n")
     stats = pstats.Stats(str(target), stream=out)
     stats.sort_stats("cumulative").print_stats(r"mailhelpdesk|tortoise|aiosqlite|asyncpg", 30)
@@ -373,7 +390,8 @@ def _print_header(out: TextIO, workdir: Path, args: argparse.Namespace) -> None:
               f"{os.cpu_count()} CPUs, {uname.system} {uname.release}\n")
     db = args.database_url.split("@")[-1] if args.database_url else "SQLite file"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    out.write(f"work dir {workdir}; mailhelpdesk via {args.via}; database: {db}; load average {load}\n\n")
+    via = args.via if args.via == "cli" else f"api, commit per {args.commit}"
+    out.write(f"work dir {workdir}; mailhelpdesk via {via}; database: {db}; load average {load}\n\n")
 
 
 def _print_corpus(out: TextIO, size: int, args: argparse.Namespace, stats: dict[str, Any]) -> None:
@@ -450,6 +468,8 @@ def _parser() -> argparse.ArgumentParser:
                    "created (and dropped) on that server; the floor stays SQLite")
     p.add_argument("--via", choices=("api", "cli"), default="api",
                    help="Intake.receive in a worker (default) or the `mailhelpdesk ingest` command")
+    p.add_argument("--commit", choices=("batch", "message"), default="batch",
+                   help="api: commit per batch like `mailhelpdesk ingest` (default) or per message")
     p.add_argument("--repeat", type=int, default=1,
                    help="run each measurement K times, alternating, and keep the fastest (for busy machines)")
     p.add_argument("--no-floor", action="store_true", help="skip the floor runs")

@@ -47,14 +47,15 @@ async def ingest_paths(runtime: Runtime, paths: list[Path], mailbox: str, err: T
         tally.add(done)
     counted = {r.inbound_id for r in recovered}  # met again below: already in the tally
     progress = Progress(count_messages(paths), err)
-    for item in iter_sources(paths):
-        if isinstance(item, RawMail):
-            inbound_id, result = await runtime.intake.receive_tracked(mailbox, item.raw, item.source)
-            if inbound_id not in counted:
-                tally.add(result)
-        else:
-            tally.counts["unreadable"] += 1
-            err.write(f"\nunreadable: {item.source}: {item.error}\n")
-        progress.step()
+    async with runtime.intake.batch() as batch:
+        for item in iter_sources(paths):
+            if isinstance(item, RawMail):
+                inbound_id, result = await batch.receive_tracked(mailbox, item.raw, item.source)
+                if inbound_id not in counted:
+                    tally.add(result)
+            else:
+                tally.counts["unreadable"] += 1
+                err.write(f"\nunreadable: {item.source}: {item.error}\n")
+            progress.step()
     progress.close()
     return IngestReport(tally, time.monotonic() - started, len(recovered))

@@ -50,11 +50,20 @@ class Repository:
     async def accept(self, mailbox: str, raw: bytes, source: str, now: datetime) -> AcceptResult:
         """Store raw bytes durably; the same bytes for the same mailbox are stored once."""
         try:  # insert first: new mail is the common case, and the unique key settles races
-            inbound_id = await self.insert_inbound(mailbox, raw, source, now)
+            async with in_transaction():  # inside a batch, a savepoint: PostgreSQL aborts on a failed insert
+                inbound_id = await self.insert_inbound(mailbox, raw, source, now)
         except IntegrityError:
-            same = await Inbound.get(mailbox=mailbox, raw_sha256=_digest(raw)).only("id", "state")
-            return AcceptResult(same.id, False, same.state)
+            stored = await self.stored_inbound(mailbox, raw)
+            assert stored is not None, "the unique key just said these bytes are stored"
+            return stored
         return AcceptResult(inbound_id, True, InboundState.ACCEPTED.value)
+
+    async def stored_inbound(self, mailbox: str, raw: bytes) -> AcceptResult | None:
+        """The row already holding these bytes for this mailbox, if any."""
+        row = await self._sql.first(
+            'SELECT "id", "state" FROM "inbound" WHERE "mailbox" = ? AND "raw_sha256" = ?', mailbox, _digest(raw)
+        )
+        return AcceptResult(int(row[0]), False, str(row[1])) if row else None
 
     async def insert_inbound(self, mailbox: str, raw: bytes, source: str, now: datetime) -> int:
         """A new ``accepted`` row; IntegrityError if these bytes are stored for this mailbox already."""
