@@ -1,0 +1,101 @@
+"""Batched ingest (``Intake.batch``): one commit per batch, a savepoint per message."""
+
+import sqlite3
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from mailhelpdesk.app import Runtime
+from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.domain.types import InboundState
+from mailhelpdesk.intake import Intake
+from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.pipeline.runner import Pipeline
+from mailhelpdesk.store.models import Inbound, Message, Ticket
+
+from .mails import mail
+
+
+@dataclass(frozen=True, slots=True)
+class FailsOnSubject:
+    """A step with a bug that only one message triggers."""
+
+    subject: str
+    name: str = "fragile"
+
+    async def run(self, ctx: MailContext) -> Outcome:
+        if ctx.parsed.subject == self.subject:
+            raise RuntimeError("cannot handle this one")
+        return CONTINUE
+
+
+def fragile_intake(rt: Runtime, subject: str) -> Intake:
+    steps = (*rt.pipeline.steps, FailsOnSubject(subject))  # after persist: its writes must be undone
+    return Intake(rt.repo, Pipeline(steps, rt.repo, rt.pipeline.mailboxes, rt.pipeline.clock), rt.intake.clock)
+
+
+async def committed_inbound(database_url: str) -> int:
+    """Rows another connection can see, i.e. committed ones."""
+    if database_url.startswith("sqlite://"):
+        with sqlite3.connect(database_url.removeprefix("sqlite://")) as conn:
+            return int(conn.execute("SELECT count(*) FROM inbound").fetchone()[0])
+    conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM inbound"))
+    finally:
+        await conn.close()
+
+
+async def test_a_batch_commits_every_max_messages(rt: Runtime, database_url: str) -> None:
+    async with rt.intake.batch(max_messages=2, max_seconds=3600) as batch:
+        for n in range(3):
+            await batch.receive_tracked("support", mail(f"Request {n}"), f"file{n}")
+        assert await committed_inbound(database_url) == 2  # the third waits for the next commit
+    assert await committed_inbound(database_url) == 3
+    assert await Ticket.all().count() == 3
+
+
+async def test_a_failing_message_is_rolled_back_alone_and_quarantined(rt: Runtime) -> None:
+    intake = fragile_intake(rt, "Poison")
+    async with intake.batch() as batch:
+        results = [(await batch.receive_tracked("support", mail(s), s))[1] for s in ("First", "Poison", "Last")]
+
+    assert [r.state if r else None for r in results] == [
+        InboundState.INGESTED, InboundState.QUARANTINED, InboundState.INGESTED]
+    assert sorted(await Ticket.all().values_list("subject", flat=True)) == ["First", "Last"]
+    poison = await Inbound.get(source="Poison")
+    assert (poison.state, poison.step, poison.attempts) == ("quarantined", "fragile", 1)
+    assert b"Subject: Poison" in bytes(poison.raw_message)
+    assert not await Message.filter(inbound_id=poison.id).exists()
+
+
+async def test_bytes_stored_before_are_skipped_without_breaking_the_batch(rt: Runtime) -> None:
+    # PostgreSQL aborts a whole transaction on a failed INSERT unless it ran in a savepoint.
+    first, second = mail("Once"), mail("Twice")
+    async with rt.intake.batch() as batch:
+        stored = await batch.receive_tracked("support", first, "a")
+        again = await batch.receive_tracked("support", first, "a-again")
+        other = await batch.receive_tracked("support", second, "b")
+
+    assert again == (stored[0], None)
+    assert other[1] is not None and other[1].state is InboundState.INGESTED
+    assert await Inbound.all().count() == 2 and await Ticket.all().count() == 2
+
+
+async def test_an_interrupted_batch_keeps_what_it_committed_and_a_rerun_completes_it(
+    rt: Runtime, database_url: str
+) -> None:
+    raws = [mail(f"Request {n}") for n in range(5)]
+    with pytest.raises(KeyboardInterrupt):
+        async with rt.intake.batch(max_messages=3, max_seconds=3600) as batch:
+            for n, raw in enumerate(raws):
+                await batch.receive_tracked("support", raw, f"file{n}")
+            raise KeyboardInterrupt
+    assert await committed_inbound(database_url) == 3
+
+    async with rt.intake.batch() as batch:
+        rerun = [(await batch.receive_tracked("support", raw, f"file{n}"))[1] for n, raw in enumerate(raws)]
+
+    assert [r is None for r in rerun] == [True, True, True, False, False]
+    assert await Ticket.all().count() == 5 and await Message.all().count() == 5
