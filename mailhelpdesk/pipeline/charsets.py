@@ -240,8 +240,10 @@ def decode_base64(data: bytes) -> tuple[bytes, bool]:
     """
     cleaned = data.translate(None, _B64_JUNK)
     damaged = len(cleaned) != len(data.translate(None, _B64_WHITESPACE))
+    body = cleaned.rstrip(b"=")
+    chunks = [body] if b"=" not in body else _B64_PADDING.split(cleaned)  # one run: the common case
     out: list[bytes] = []
-    for chunk in _B64_PADDING.split(cleaned):
+    for chunk in chunks:
         if len(chunk) % 4 == 1:  # one dangling character cannot encode anything
             chunk, damaged = chunk[:-1], True
         if chunk:

@@ -71,47 +71,52 @@ class ParsedMail:
     html: str
     html_sanitized: str
     attachments: list[Attachment]
-    headers: Message
+    content_type: str  # of the whole message, e.g. "multipart/report"
+    report_type: str  # its report-type parameter, lowercase ("delivery-status"), '' if none
     fingerprint: str
     defects: list[str] = field(default_factory=list)
     embedded_message_ids: list[str] = field(default_factory=list)
+    raw_headers: dict[str, list[str]] = field(default_factory=dict)  # lowercase name: values as received
 
     def header(self, name: str) -> str:
         """A decoded header value, '' when absent."""
-        values = raw_header_values(self.headers, name)
+        values = self.raw_headers.get(name.lower())
         return decode_header_value(values[0]) if values else ""
 
     def header_all(self, name: str) -> list[str]:
-        return [decode_header_value(v) for v in raw_header_values(self.headers, name)]
+        return [decode_header_value(v) for v in self.raw_headers.get(name.lower(), ())]
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse raw bytes; never raises for malformed mail."""
     msg, defects = _parse_message(raw)
+    headers = header_index(msg)
     fingerprint = content_fingerprint(msg, raw)
-    message_id, synthesized = _message_id(msg, fingerprint)
+    message_id, synthesized = _message_id(headers, fingerprint)
     body = _Body()
     _collect_parts(msg, body, defects)
     text, html = _compose(body.segments)
     return ParsedMail(
         message_id=message_id,
         message_id_synthesized=synthesized,
-        in_reply_to=parse_msgid_list(_first(msg, "In-Reply-To")),
-        references=parse_msgid_list(_first(msg, "References")),
-        sender=_sender(msg),
-        to=_addresses(msg, "To"),
-        cc=_addresses(msg, "Cc"),
-        reply_to=_addresses(msg, "Reply-To"),
-        subject=_clip(" ".join(decode_header_value(_first(msg, "Subject")).split())),
-        date=_date(_first(msg, "Date")),
+        in_reply_to=parse_msgid_list(_one(headers, "in-reply-to")),
+        references=parse_msgid_list(_one(headers, "references")),
+        sender=_sender(headers),
+        to=_addresses(headers, "to"),
+        cc=_addresses(headers, "cc"),
+        reply_to=_addresses(headers, "reply-to"),
+        subject=_clip(" ".join(decode_header_value(_one(headers, "subject")).split())),
+        date=_date(_one(headers, "date")),
         text=text,
         html=html,
         html_sanitized=sanitize_html(html) if html else "",
         attachments=body.attachments,
-        headers=msg,
+        content_type=msg.get_content_type(),
+        report_type=str(msg.get_param("report-type", "") or "").strip().lower(),
         fingerprint=fingerprint,
         defects=list(dict.fromkeys(defects))[:MAX_DEFECTS],
         embedded_message_ids=list(dict.fromkeys(body.embedded_ids)),
+        raw_headers=headers,
     )
 
 
@@ -154,6 +159,19 @@ def raw_header_values(msg: Message, name: str) -> list[str]:
     """Header values as received (8-bit bytes as surrogate escapes), without compat32's Header wrapping."""
     wanted = name.lower()
     return [str(value) for key, value in msg.raw_items() if key.lower() == wanted]
+
+
+def header_index(msg: Message) -> dict[str, list[str]]:
+    """All header values by lowercase name, read once (steps look up a dozen headers per message)."""
+    index: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        index.setdefault(key.lower(), []).append(str(value))
+    return index
+
+
+def _one(headers: dict[str, list[str]], name: str) -> str | None:
+    values = headers.get(name)
+    return values[0] if values else None
 
 
 def _first(msg: Message, name: str) -> str | None:
@@ -218,8 +236,8 @@ def parse_msgid_list(value: object) -> list[str]:
     return list(seen)
 
 
-def _message_id(msg: Message, fingerprint: str) -> tuple[str, bool]:
-    ids = parse_msgid_list(_first(msg, "Message-ID"))
+def _message_id(headers: dict[str, list[str]], fingerprint: str) -> tuple[str, bool]:
+    ids = parse_msgid_list(_one(headers, "message-id"))
     if ids:
         return ids[0], False
     return synthesize_message_id(fingerprint), True
@@ -256,9 +274,9 @@ def content_fingerprint(msg: Message, raw: bytes) -> str:
     return digest.hexdigest()
 
 
-def _addresses(msg: Message, name: str) -> list[Address]:
+def _addresses(headers: dict[str, list[str]], name: str) -> list[Address]:
     """Addresses of a header; display names are decoded after splitting, so an encoded comma stays."""
-    values = [_unfold(_header_text(v)) for v in raw_header_values(msg, name)]
+    values = [_unfold(_header_text(v)) for v in headers.get(name, ())]
     result = _valid_addresses(values, decode_names=True)
     if not result and any("=?" in v for v in values):  # a whole address hidden in one encoded word
         result = _valid_addresses([decode_header_value(v) for v in values], decode_names=False)
@@ -279,12 +297,12 @@ def _valid_addresses(values: list[str], *, decode_names: bool) -> list[Address]:
     return result
 
 
-def _sender(msg: Message) -> Address | None:
-    for name in ("From", "Sender", "Reply-To"):
-        found = _addresses(msg, name)
+def _sender(headers: dict[str, list[str]]) -> Address | None:
+    for name in ("from", "sender", "reply-to"):
+        found = _addresses(headers, name)
         if found:
             return found[0]
-    display, addr = parseaddr(_clean(_header_text(_first(msg, "Return-Path") or "")))
+    display, addr = parseaddr(_clean(_header_text(_one(headers, "return-path") or "")))
     return (display, addr.lower()) if "@" in addr else None
 
 
@@ -558,9 +576,11 @@ def _filename(part: Message, ctype: str, default: str | None = None) -> str:
 
 def _raw_filename(part: Message) -> str:
     """compat32 replaces raw 8-bit bytes in parameters with U+FFFD; re-read them from repaired headers."""
+    raws = {header: _first(part, header) for header in ("Content-Disposition", "Content-Type")}
+    if not any(raw and "name" in raw.lower() for raw in raws.values()):  # most parts: no file name at all
+        return ""
     repaired = Message()
-    for header in ("Content-Disposition", "Content-Type"):
-        raw = _first(part, header)
+    for header, raw in raws.items():
         if raw is not None:
             repaired[header] = _header_text(raw)
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):

@@ -76,10 +76,9 @@ def _header_reason(mail: ParsedMail) -> str:
 
 
 def _report_reason(mail: ParsedMail) -> str:
-    if mail.headers.get_content_type() != "multipart/report":
+    if mail.content_type != "multipart/report":
         return ""
-    report_type = str(mail.headers.get_param("report-type", "") or "").strip().lower()
-    return _REPORT_KINDS.get(report_type, "")
+    return _REPORT_KINDS.get(mail.report_type, "")
 
 
 def _list_reason(mail: ParsedMail) -> str:

@@ -55,9 +55,7 @@ def bounce_reason(mail: ParsedMail) -> str:
 
 
 def _report_reason(mail: ParsedMail) -> str:
-    ctype = mail.headers.get_content_type()
-    report_type = str(mail.headers.get_param("report-type", "") or "").strip().lower()
-    if ctype == "multipart/report" and report_type == "delivery-status":
+    if mail.content_type == "multipart/report" and mail.report_type == "delivery-status":
         return "multipart/report delivery-status"
     if any(a.content_type == "message/delivery-status" for a in mail.attachments):
         return "message/delivery-status part"

@@ -6,8 +6,8 @@ from mailhelpdesk.domain.outcomes import CONTINUE, Hold, Outcome
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.parse import parse_mail
 
-_KNOWN_HEADERS = ("from", "to", "subject", "date", "message-id", "received", "return-path",
-                  "sender", "mime-version", "content-type", "reply-to", "cc", "delivered-to")
+_KNOWN_HEADERS = frozenset(("from", "to", "subject", "date", "message-id", "received", "return-path",
+                  "sender", "mime-version", "content-type", "reply-to", "cc", "delivered-to"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,6 @@ class ParseStep:
             return Hold(f"message too large ({size} bytes > max_message_bytes {self.max_bytes})")
         mail = parse_mail(ctx.raw)
         ctx.mail = mail
-        present = {k.lower() for k in mail.headers}
-        if not present.intersection(_KNOWN_HEADERS):
+        if not mail.raw_headers.keys() & _KNOWN_HEADERS:
             return Hold("not an email: no recognisable header fields")
         return CONTINUE
