@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import cProfile
 import email
+import io
 import json
 import os
 import platform
@@ -109,6 +110,11 @@ class RssTrace:
         self.samples: list[int] = []
         self.rates: list[float] = []
         self._last = time.perf_counter()
+        self._done = 0
+
+    def next(self) -> None:
+        self._done += 1
+        self.tick(self._done)
 
     def tick(self, done: int) -> None:
         if done % self.every == 0:
@@ -144,12 +150,14 @@ def _sqlite_pragmas(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: int,
-                        profile: Path | None, commit: str) -> dict[str, Any]:
+                        profile: Path | None, commit: str, parse_workers: int | None) -> dict[str, Any]:
     from mailhelpdesk.app import running
+    from mailhelpdesk.commands.ingest import ingest_paths
     from mailhelpdesk.config import load_settings
     from mailhelpdesk.intake import IntakeTally
 
-    settings = load_settings(overrides={"data_dir": data_dir, "database_url": database_url},
+    settings = load_settings(overrides={"data_dir": data_dir, "database_url": database_url,
+                                        "parse_workers": parse_workers},
                              environ={"MAILHELPDESK_SECRET_KEY": SECRET})
     opened = time.perf_counter()
     async with running(settings) as runtime:
@@ -158,35 +166,34 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
         tally, trace, count = IntakeTally(), RssTrace(total), 0
         baseline = memory_kb()["VmRSS"]
         profiler = cProfile.Profile() if profile else None
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu()
         if profiler:
             profiler.enable()
-        async with runtime.intake.batch() if commit == "batch" else _PerMessage(runtime.intake) as receiver:
+        if commit == "batch":  # exactly what `mailhelpdesk ingest` runs
+            tally = (await ingest_paths(runtime, [corpus], MAILBOX, io.StringIO(), on_item=trace.next)).tally
+            count = tally.total
+        else:
             for raw in read_corpus(corpus):
-                tally.add((await receiver.receive_tracked(MAILBOX, raw, f"bench#{count + 1}"))[1])
+                tally.add((await runtime.intake.receive_tracked(MAILBOX, raw, f"bench#{count + 1}"))[1])
                 count += 1
-                trace.tick(count)
+                trace.next()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        workers_cpu = _children_cpu() - children_started
         if profiler:
             profiler.disable()
     if profiler and profile:
         profiler.dump_stats(profile)
-    return {"messages": count, "seconds": seconds, "cpu_seconds": cpu, "startup_seconds": startup,
+    return {"messages": count, "seconds": seconds, "cpu_seconds": cpu, "workers_cpu_seconds": workers_cpu,
+            "workers_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "parse_workers": settings.parse_worker_count() if commit == "batch" else 0,
+            "startup_seconds": startup,
             "baseline_rss_kb": baseline,
             "rss_trace_kb": trace.samples, "rate_trace": trace.rates, "outcomes": dict(tally.counts), **pragmas}
 
 
-class _PerMessage:
-    """``Intake.receive_tracked`` with a commit per message, shaped like ``IngestBatch``."""
-
-    def __init__(self, intake: Any) -> None:
-        self.receive_tracked = intake.receive_tracked
-
-    async def __aenter__(self) -> "_PerMessage":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _product_pragmas(database_url: str) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def worker_main(args: argparse.Namespace) -> int:
         result = floor_worker(args.corpus, Path(args.db), args.journal_mode, args.synchronous, args.total)
     else:
         result = asyncio.run(ingest_worker(args.corpus, args.db, args.data_dir, args.total, args.profile,
-                                           args.commit))
+                                           args.commit, args.parse_workers))
     result["vmhwm_kb"] = memory_kb()["VmHWM"]
     result["ru_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sys.stdout.write(json.dumps(result) + "\n")
@@ -263,11 +270,13 @@ def _worker_cmd(kind: str, corpus: Path, db: str, total: int) -> list[str]:
 
 
 def measure_ingest(corpus: Path, run_dir: Path, database_url: str, total: int, via: str, commit: str,
-                   profile: Path | None = None) -> Run:
+                   parse_workers: int | None, profile: Path | None = None) -> Run:
     data_dir = run_dir / "data"
     if via == "cli":
         return _measure_cli(corpus, run_dir, database_url, data_dir)
     cmd = [*_worker_cmd("ingest", corpus, database_url, total), "--data-dir", str(data_dir), "--commit", commit]
+    if parse_workers is not None:
+        cmd += ["--parse-workers", str(parse_workers)]
     if profile:
         cmd += ["--profile", str(profile)]
     out, peak = run_child(cmd, run_dir, run_dir / "ingest.stderr")
@@ -353,7 +362,7 @@ def bench_size(args: argparse.Namespace, workdir: Path, size: int, out: TextIO) 
 def _ingest_once(args: argparse.Namespace, corpus: Path, rep_dir: Path, size: int, label: str,
                  out: TextIO) -> Run:
     with database_for(args.database_url, rep_dir, label) as url:
-        run = measure_ingest(corpus, rep_dir, url, size, args.via, args.commit)
+        run = measure_ingest(corpus, rep_dir, url, size, args.via, args.commit, args.parse_workers)
     _print_run(out, run)
     return run
 
@@ -370,7 +379,7 @@ def _profile(args: argparse.Namespace, corpus: Path, run_dir: Path, size: int, o
     target = args.profile / f"ingest-{size}.prof"
     (run_dir / "profiled").mkdir(exist_ok=True)
     with database_for(args.database_url, run_dir / "profiled", f"p{size}") as url:
-        run = measure_ingest(corpus, run_dir / "profiled", url, size, "api", args.commit, profile=target)
+        run = measure_ingest(corpus, run_dir / "profiled", url, size, "api", args.commit, 0, profile=target)
     out.write(f"  profiled ingest run (slower, not a figure): {run.rate:.1f} msgs/s; stats in {target}\n")
     stats = pstats.Stats(str(target), stream=out)
     stats.sort_stats("cumulative").print_stats(r"mailhelpdesk|tortoise|aiosqlite|asyncpg", 30)
@@ -408,6 +417,10 @@ def _print_run(out: TextIO, run: Run) -> None:
     cpu = f" (CPU {detail['cpu_seconds'] / run.messages * 1000:.2f} ms/msg)" if "cpu_seconds" in detail else ""
     out.write(f"  {run.label:<14} {run.rate:8.1f} msgs/s  {run.messages} msgs in {run.seconds:7.2f} s{cpu}  "
               f"peak RSS {_mb(run.peak_rss_kb)}{extra}\n")
+    if detail.get("parse_workers"):
+        out.write(f"  {'':<14} parse workers {detail['parse_workers']}: CPU "
+                  f"{detail['workers_cpu_seconds'] / run.messages * 1000:.2f} ms/msg more, peak RSS "
+                  f"{_mb(detail['workers_maxrss_kb'])} (main process: {_mb(detail['vmhwm_kb'])})\n")
     if "synchronous" in detail:
         sync = detail["synchronous"]
         out.write(f"  {'':<14} journal_mode={detail['journal_mode']} synchronous={sync} "
@@ -468,6 +481,9 @@ def _parser() -> argparse.ArgumentParser:
                    "created (and dropped) on that server; the floor stays SQLite")
     p.add_argument("--via", choices=("api", "cli"), default="api",
                    help="Intake.receive in a worker (default) or the `mailhelpdesk ingest` command")
+    p.add_argument("--parse-workers", type=int,
+                   help="parse worker processes for batch ingest (default: the setting's default, "
+                        "one on a multi-core machine); 0 parses in the main process")
     p.add_argument("--commit", choices=("batch", "message"), default="batch",
                    help="api: commit per batch like `mailhelpdesk ingest` (default) or per message")
     p.add_argument("--repeat", type=int, default=1,

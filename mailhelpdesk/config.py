@@ -46,6 +46,13 @@ class Settings:
     ticket_number_start: int = 1000
     loop_token: str = "mailhelpdesk"
     own_addresses: tuple[str, ...] = field(default=())
+    parse_workers: int | None = None  # None: one when the machine has two or more CPUs
+
+    def parse_worker_count(self) -> int:
+        """Worker processes that parse ahead during ``ingest``."""
+        if self.parse_workers is not None:
+            return self.parse_workers
+        return 1 if (os.cpu_count() or 1) >= 2 else 0
 
     def mailbox(self, name: str) -> MailboxSettings:
         for box in self.mailboxes:
@@ -102,7 +109,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 _SCALARS: dict[str, type] = {
     "database_url": str, "default_mailbox": str, "smtp_host": str, "smtp_port": int,
     "web_host": str, "web_port": int, "auto_create_companies": bool, "subject_match_days": int,
-    "max_message_bytes": int, "ticket_number_start": int, "loop_token": str,
+    "max_message_bytes": int, "ticket_number_start": int, "loop_token": str, "parse_workers": int,
 }
 _PATHS = ("data_dir", "rules_file", "freemail_file")
 
@@ -124,6 +131,8 @@ def _build(values: dict[str, Any]) -> Settings:
     for key in ("freemail_extra", "own_addresses"):
         if key in values:
             kwargs[key] = tuple(str(v).lower() for v in values[key] or ())
+    if kwargs.get("parse_workers", 0) < 0:
+        raise ConfigError(f"setting parse_workers: expected 0 or more, got {kwargs['parse_workers']}")
     settings = Settings(**kwargs)
     if values.get("secret_key_file"):
         settings = replace(settings, secret_key=_read_secret(Path(str(values["secret_key_file"]))))

@@ -10,6 +10,8 @@ from types import TracebackType
 from typing import Any
 
 from mailhelpdesk.domain.types import InboundState
+from mailhelpdesk.pipeline.parse import ParsedMail
+from mailhelpdesk.pipeline.parse_ahead import ParseAhead
 from mailhelpdesk.pipeline.runner import AlreadyStored, Pipeline, ProcessResult
 from mailhelpdesk.store.repository import Repository, transaction
 
@@ -52,7 +54,8 @@ class Intake:
         """Accept and process one message; ``None`` when these exact bytes were processed before."""
         return (await self.receive_tracked(mailbox, raw, source))[1]
 
-    async def receive_tracked(self, mailbox: str, raw: bytes, source: str) -> tuple[int, ProcessResult | None]:
+    async def receive_tracked(self, mailbox: str, raw: bytes, source: str,
+                              preparsed: ParsedMail | None = None) -> tuple[int, ProcessResult | None]:
         """Like ``receive``, also naming the inbound row the bytes are stored in.
 
         For sources that keep their copy until this returns (files): the bytes are stored
@@ -61,7 +64,7 @@ class Intake:
         """
         now = self.clock()
         try:
-            result = await self.pipeline.process_new(mailbox, raw, source, now)
+            result = await self.pipeline.process_new(mailbox, raw, source, now, preparsed)
             return result.inbound_id, result
         except AlreadyStored:
             stored = await self.repo.stored_inbound(mailbox, raw)
@@ -71,9 +74,14 @@ class Intake:
             return stored.inbound_id, await self.pipeline.process(stored.inbound_id)
         return stored.inbound_id, None
 
-    def batch(self, max_messages: int = 200, max_seconds: float = 1.0) -> "IngestBatch":
-        """Receive many messages from files with one commit per batch (see ``IngestBatch``)."""
-        return IngestBatch(self, max_messages, max_seconds)
+    def batch(self, max_messages: int = 200, max_seconds: float = 1.0, parse_workers: int = 0,
+              max_message_bytes: int = 0) -> "IngestBatch":
+        """Receive many messages from files with one commit per batch (see ``IngestBatch``).
+
+        With ``parse_workers``, messages announced by ``IngestBatch.parse_ahead`` are parsed
+        in that many worker processes meanwhile (those over ``max_message_bytes`` are not).
+        """
+        return IngestBatch(self, max_messages, max_seconds, parse_workers, max_message_bytes)
 
     async def recover(self) -> list[ProcessResult]:
         """Process whatever was accepted but not finished (after a crash or outage)."""
@@ -89,8 +97,12 @@ class IngestBatch:
     is bounded in time as well as in size; other writers (the SMTP receiver) wait that long.
     """
 
-    def __init__(self, intake: Intake, max_messages: int, max_seconds: float) -> None:
+    def __init__(self, intake: Intake, max_messages: int, max_seconds: float, parse_workers: int,
+                 max_message_bytes: int) -> None:
         self._intake = intake
+        self._workers = parse_workers
+        self._max_message_bytes = max_message_bytes
+        self._ahead: ParseAhead | None = None
         self._max_messages = max_messages
         self._max_seconds = max_seconds
         self._open: AbstractAsyncContextManager[Any] | None = None
@@ -98,15 +110,27 @@ class IngestBatch:
         self._started = 0.0
 
     async def __aenter__(self) -> "IngestBatch":
+        if self._workers > 0:
+            self._ahead = ParseAhead(self._workers, self._max_message_bytes)
         await self._begin()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await self._end(exc_type, exc, tb)
+        try:
+            await self._end(exc_type, exc, tb)
+        finally:
+            if self._ahead is not None:
+                self._ahead.close()
+
+    def parse_ahead(self, raw: bytes) -> None:
+        """Announce bytes that ``receive_tracked`` will get soon, so a worker can parse them meanwhile."""
+        if self._ahead is not None:
+            self._ahead.submit(raw)
 
     async def receive_tracked(self, mailbox: str, raw: bytes, source: str) -> tuple[int, ProcessResult | None]:
-        result = await self._intake.receive_tracked(mailbox, raw, source)
+        preparsed = await self._ahead.take(raw) if self._ahead is not None else None
+        result = await self._intake.receive_tracked(mailbox, raw, source, preparsed)
         self._count += 1
         if self._count >= self._max_messages or time.monotonic() - self._started >= self._max_seconds:
             await self.commit()

@@ -33,6 +33,7 @@ class MailContext:
     mailbox: MailboxSettings
     raw: bytes
     accepted_at: datetime
+    preparsed: ParsedMail | None = None  # parsed ahead by a worker process; the parse step takes it
     mail: ParsedMail | None = None
     auto_reply: str = ""  # why it is an automatic reply, '' if not
     bounce: str = ""  # why it is a bounce, '' if not

@@ -24,6 +24,7 @@ from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Continue, Duplicate, Hold, Ignore, Outcome
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.pipeline.context import MailContext, Step
+from mailhelpdesk.pipeline.parse import ParsedMail
 from mailhelpdesk.store.repository import Repository, transaction
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class _Job:
     accepted_at: datetime
     source: str = ""
     inbound_id: int | None = None
+    preparsed: ParsedMail | None = None  # valid for the first attempt only: steps change the parsed mail
 
 
 class AlreadyStored(Exception):
@@ -76,9 +78,10 @@ class Pipeline:
         mailbox, raw, accepted_at = loaded or await self.repo.inbound_raw(inbound_id)
         return await self._process(_Job(self._box(mailbox), raw, accepted_at, inbound_id=inbound_id))
 
-    async def process_new(self, mailbox: str, raw: bytes, source: str, accepted_at: datetime) -> ProcessResult:
+    async def process_new(self, mailbox: str, raw: bytes, source: str, accepted_at: datetime,
+                          preparsed: ParsedMail | None = None) -> ProcessResult:
         """Store and process new bytes in one transaction; raises ``AlreadyStored`` for known bytes."""
-        return await self._process(_Job(self._box(mailbox), raw, accepted_at, source[:1000]))
+        return await self._process(_Job(self._box(mailbox), raw, accepted_at, source[:1000], None, preparsed))
 
     def _box(self, mailbox: str) -> MailboxSettings:
         return self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
@@ -86,7 +89,7 @@ class Pipeline:
     async def _process(self, job: _Job) -> ProcessResult:
         for attempt in range(1, _ATTEMPTS + 1):
             ctx = MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
-                              accepted_at=job.accepted_at)
+                              accepted_at=job.accepted_at, preparsed=job.preparsed if attempt == 1 else None)
             current = ["accept"]
             try:
                 result = await self._attempt(job, ctx, current)

@@ -64,13 +64,42 @@ def interrupted_ingest(helpdesk: Helpdesk, mbox: Path) -> int:
             assert victim.poll() is None, f"ingest ended (exit {victim.returncode}) before it could be killed"
             assert time.monotonic() < deadline, f"only {seen} tickets after {DEADLINE} s"
             time.sleep(0.05)
+        helpers = children(victim.pid)  # the parse worker and multiprocessing's resource tracker
         os.kill(victim.pid, signal.SIGKILL)
         assert victim.wait(timeout=60) == -signal.SIGKILL
     finally:
         stop(victim)
+    if (os.cpu_count() or 1) >= 2:
+        assert helpers, "ingest of 1,500 messages on a multi-core machine started no parse worker"
+    assert wait_gone(helpers, 10.0) == set(), "helper processes outlived the killed ingest"
     committed = ticket_count(helpdesk.sqlite_path)
     assert seen <= committed < THREADS, "the kill did not interrupt the batch"
     return committed
+
+
+def children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def wait_gone(pids: set[int], seconds: float) -> set[int]:
+    """The processes among ``pids`` still alive (not zombies) after waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = {p for p in pids if _alive(p)}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 def stop(proc: "subprocess.Popen[bytes]") -> None:

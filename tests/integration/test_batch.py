@@ -1,20 +1,29 @@
 """Batched ingest (``Intake.batch``): one commit per batch, a savepoint per message."""
 
+import os
+import signal
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import pytest
 
-from mailhelpdesk.app import Runtime
+from mailhelpdesk.app import Runtime, running
+from mailhelpdesk.config import Settings
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import InboundState
-from mailhelpdesk.intake import Intake
+from mailhelpdesk.export import export_records
+from mailhelpdesk.intake import IngestBatch, Intake
 from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.pipeline.parse import parse_mail
+from mailhelpdesk.pipeline.parse_ahead import ParseAhead
 from mailhelpdesk.pipeline.runner import Pipeline
 from mailhelpdesk.store.models import Inbound, Message, Ticket
 
-from .mails import mail
+from .conftest import MAILBOXES
+from .mails import mail, reply_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +108,58 @@ async def test_an_interrupted_batch_keeps_what_it_committed_and_a_rerun_complete
 
     assert [r is None for r in rerun] == [True, True, True, False, False]
     assert await Ticket.all().count() == 5 and await Message.all().count() == 5
+
+
+async def test_parse_workers_give_the_same_tickets_as_parsing_here(
+    make_settings: Callable[..., Settings], sqlite_url: str, tmp_path: Path
+) -> None:
+    first = mail("Printer jam", cc="Carl <carl@globex.example>")
+    raws = [first, reply_to(first), mail("VPN down", sender="Bob <bob@initech.io>"), b"", reply_to(first)]
+    exports = []
+    for workers in (0, 1):
+        settings = make_settings(f"{sqlite_url}.{workers}", tmp_path / str(workers), mailboxes=MAILBOXES)
+        async with running(settings) as rt:
+            async with rt.intake.batch(parse_workers=workers, max_message_bytes=1_000_000) as batch:
+                for raw in raws:
+                    batch.parse_ahead(raw)
+                outcomes = [(await batch.receive_tracked("support", raw, f"m{n}"))[1] for n, raw in enumerate(raws)]
+            records = [{k: v for k, v in r.items() if k != "accepted_at"} async for r in export_records()]
+            exports.append(([o.state if o else None for o in outcomes], records))
+    assert exports[0] == exports[1]
+    assert exports[1][0] == [InboundState.INGESTED, InboundState.INGESTED, InboundState.INGESTED,
+                             InboundState.QUARANTINED, InboundState.INGESTED]
+
+
+async def test_parse_ahead_returns_the_parse_of_exactly_the_bytes_submitted() -> None:
+    ahead = ParseAhead(1, max_bytes=10_000)
+    try:
+        raw, big = mail("Hello"), mail("Big", body="x" * 20_000)
+        ahead.submit(raw)
+        ahead.submit(big)  # over max_bytes: left to the parse step
+        assert await ahead.take(bytes(bytearray(raw))) is None  # equal bytes, but not the object submitted
+        ahead.submit(raw)
+        assert await ahead.take(raw) == parse_mail(raw)
+        assert await ahead.take(raw) is None  # taken once
+        assert await ahead.take(big) is None
+    finally:
+        ahead.close()
+
+
+async def test_a_dead_parse_worker_only_costs_speed(rt: Runtime) -> None:
+    raws = [mail(f"Request {n}") for n in range(4)]
+    async with rt.intake.batch(parse_workers=1, max_message_bytes=1_000_000) as batch:
+        batch.parse_ahead(raws[0])
+        assert (await batch.receive_tracked("support", raws[0], "m0"))[1] is not None
+        for pid in worker_pids(batch):
+            os.kill(pid, signal.SIGKILL)
+        for raw in raws[1:]:
+            batch.parse_ahead(raw)
+        results = [(await batch.receive_tracked("support", raw, f"m{n}"))[1] for n, raw in enumerate(raws[1:], 1)]
+    assert all(r is not None and r.state is InboundState.INGESTED for r in results)
+    assert await Ticket.all().count() == 4
+
+
+def worker_pids(batch: IngestBatch) -> list[int]:
+    ahead = batch._ahead  # the test needs the worker pid to kill it
+    assert ahead is not None and ahead._pool is not None
+    return list(ahead._pool._processes)

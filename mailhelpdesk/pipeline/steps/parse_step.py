@@ -21,7 +21,7 @@ class ParseStep:
             return Hold("empty message (0 bytes)")
         if size > self.max_bytes:
             return Hold(f"message too large ({size} bytes > max_message_bytes {self.max_bytes})")
-        mail = parse_mail(ctx.raw)
+        mail = ctx.preparsed or parse_mail(ctx.raw)
         ctx.mail = mail
         if not mail.raw_headers.keys() & _KNOWN_HEADERS:
             return Hold("not an email: no recognisable header fields")
