@@ -5,10 +5,10 @@
 
 For each corpus size it generates a deterministic corpus (bench/corpus.py) into a temporary
 directory and runs, each in its own child process:
-1. mailhelpdesk: every message through the public API into a fresh database, the way
-   ``mailhelpdesk ingest`` does it (``Intake.batch``: a savepoint per message, a commit per
-   batch); ``--commit message`` uses ``Intake.receive`` (a commit per message) instead, and
-   ``--via cli`` runs ``python -m mailhelpdesk ingest`` itself;
+1. mailhelpdesk: the corpus into a fresh database through ``ingest_paths``, the code of
+   ``mailhelpdesk ingest`` (a savepoint per message, a commit per batch, a parse worker per
+   ``parse_workers``); ``--commit message`` calls ``Intake.receive_tracked`` per message (a
+   commit each) instead, and ``--via cli`` runs ``python -m mailhelpdesk ingest`` itself;
 2. the floor: ``email.message_from_bytes`` + a raw ``sqlite3`` INSERT of the bytes with a
    commit per message, into a file database in the same directory, with the journal mode
    and ``synchronous`` setting that mailhelpdesk's connection reported in step 1.
