@@ -136,13 +136,18 @@ class Pipeline:
             if stored.state != InboundState.ACCEPTED.value:
                 return ProcessResult(ctx.inbound_id, InboundState(stored.state), "already processed", "accept")
         result = ProcessResult(ctx.inbound_id, InboundState.QUARANTINED, f"error in step {step}", step)
-        error = f"{type(exc).__name__}: {exc}"[:4000]
-        try:
-            await self.repo.fail_inbound(ctx.inbound_id, self.clock(), **_inbound_info(ctx, result), error=error)
-        except Exception:  # noqa: BLE001 - the parsed fields may be what the database refuses
-            await self.repo.fail_inbound(ctx.inbound_id, self.clock(), reason=result.reason, step=step,
-                                         error=error.encode("ascii", "backslashreplace").decode())
+        await self._record_failure(ctx, result, f"{type(exc).__name__}: {exc}"[:4000])
         return result
+
+    async def _record_failure(self, ctx: MailContext, result: ProcessResult, error: str) -> None:
+        # Each try in its own (sub)transaction: PostgreSQL aborts a whole transaction on an error.
+        try:
+            async with transaction():
+                await self.repo.fail_inbound(ctx.inbound_id, self.clock(), **_inbound_info(ctx, result), error=error)
+        except Exception:  # noqa: BLE001 - the parsed fields may be what the database refuses
+            async with transaction():
+                await self.repo.fail_inbound(ctx.inbound_id, self.clock(), reason=result.reason, step=result.step,
+                                             error=error.encode("ascii", "backslashreplace").decode())
 
     async def _run_steps(self, ctx: MailContext, current: list[str]) -> tuple[Outcome, str]:
         for step in self.steps:

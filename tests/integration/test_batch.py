@@ -163,3 +163,29 @@ def worker_pids(batch: IngestBatch) -> list[int]:
     ahead = batch._ahead  # the test needs the worker pid to kill it
     assert ahead is not None and ahead._pool is not None
     return list(ahead._pool._processes)
+
+
+@dataclass(frozen=True, slots=True)
+class FailsWithUnstorableNote:
+    """A failing step that leaves a note PostgreSQL's jsonb refuses (NUL)."""
+
+    name: str = "unstorable"
+
+    async def run(self, ctx: MailContext) -> Outcome:
+        if ctx.parsed.subject == "Poison":
+            ctx.notes.append("bad\x00note")
+            raise RuntimeError("cannot handle this one")
+        return CONTINUE
+
+
+async def test_a_failure_record_the_database_refuses_does_not_break_the_batch(rt: Runtime) -> None:
+    steps = (*rt.pipeline.steps, FailsWithUnstorableNote())
+    intake = Intake(rt.repo, Pipeline(steps, rt.repo, rt.pipeline.mailboxes, rt.pipeline.clock), rt.intake.clock)
+    async with intake.batch() as batch:
+        results = [(await batch.receive_tracked("support", mail(s), s))[1] for s in ("Poison", "Fine")]
+
+    assert [r.state if r else None for r in results] == [InboundState.QUARANTINED, InboundState.INGESTED]
+    poison = await Inbound.get(source="Poison")
+    assert (poison.state, poison.step) == ("quarantined", "unstorable")
+    assert poison.error == "RuntimeError: cannot handle this one"
+    assert await Ticket.filter(subject="Fine").exists()
