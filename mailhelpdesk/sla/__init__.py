@@ -1,0 +1,1 @@
+"""Service-level agreements: business-time calendars for response and resolution deadlines."""
