@@ -5,10 +5,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from mailhelpdesk.app import Runtime, running
+from mailhelpdesk.companies.domains import load_freemail
 from mailhelpdesk.config import Settings, load_settings
 from mailhelpdesk.errors import ConfigError, MailHelpdeskError
 
@@ -31,6 +33,14 @@ def _positive_int(value: str) -> int:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
     return number
+
+
+def _iso_time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time such as 2026-11-23T10:15 or 2026-11-23T10:15+03:00: "
+                                         f"{value!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("list", help="list companies, their tier and domains")
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    rules = sub.add_parser("rules", help="check the rules file")
+    rsub = rules.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    rcheck = rsub.add_parser("check", help="validate a rules file; each problem as file:line:column: message")
+    rcheck.add_argument("file", nargs="?", type=Path, help="default: the configured rules_file")
+    rtest = rsub.add_parser("test", help="what the rules would do with a mail as a new ticket, and why")
+    rtest.add_argument("file", type=Path, help="the rules file")
+    rtest.add_argument("message", type=Path, help="a mail (.eml)")
+    rtest.add_argument("--at", type=_iso_time, help="when it arrives (ISO 8601; without an offset: in the SLA "
+                       "calendar's time zone); default: its Date header")
+    rtest.add_argument("--mailbox", help="the mailbox it arrives in (default: default_mailbox)")
     return parser
 
 
@@ -94,6 +114,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             from mailhelpdesk.server import serve  # imports the web stack only when serving
 
             return serve(settings)
+        if args.command == "rules":  # needs no database
+            return _rules_check(args, settings, out)
         return asyncio.run(_dispatch(args, settings, out, err))
     except ConfigError as exc:
         err.write(f"mailhelpdesk: error: {exc}\n")
@@ -104,6 +126,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130
+
+
+def _rules_check(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from mailhelpdesk.commands.rules import check_rules, test_rules
+
+    if args.action == "test":
+        box = settings.mailbox(args.mailbox or settings.default_mailbox)
+        freemail = load_freemail(settings.freemail_file, settings.freemail_extra)
+        return test_rules(args.file, args.message, box, args.at, freemail, out)
+    path = args.file or settings.rules_file
+    if path is None:
+        raise ConfigError("rules check: no rules file (give FILE, or set rules_file)")
+    return check_rules(path, out)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:

@@ -1,4 +1,10 @@
-"""Read the ``companies:`` section of a YAML file (rules file or a companies file).
+"""The ``companies:`` section of a rules file (or of a file of its own), and ``companies seed``.
+
+    companies:
+      - name: Acme Corporation
+        tier: vip                     # free-form segment; default "standard"
+        domains: [acme.com, acme.co.uk]
+    # or, to keep them apart:  companies: companies.yaml   (a file with its own companies: list)
 
 Errors name ``file:line:column`` so an admin can fix them in their editor.
 """
@@ -9,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from mailhelpdesk.errors import SeedFileError
+from mailhelpdesk.rules.source import Reader, compose_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,26 +26,40 @@ class CompanySeed:
 
 
 def load_company_seeds(path: Path) -> list[CompanySeed]:
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise SeedFileError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        where = _where(path, getattr(exc, "problem_mark", None))
-        raise SeedFileError(f"{where}: {getattr(exc, 'problem', exc)}") from exc
-    if root is None:
+    """The companies of a rules or companies file; every problem in one ``SeedFileError``."""
+    reader = Reader(path)
+    root = compose_file(path, reader)
+    seeds: list[CompanySeed] = []
+    if root is not None and not isinstance(root, yaml.MappingNode):
+        reader.error(root, "expected a mapping at the top level")
+    elif root is not None:
+        seeds = read_companies(reader, _key(root, "companies"))
+    if reader.problems:
+        raise SeedFileError("\n".join(str(p) for p in reader.problems))
+    return seeds
+
+
+def read_companies(reader: Reader, node: yaml.Node | None) -> list[CompanySeed]:
+    if node is None:
         return []
-    if not isinstance(root, yaml.MappingNode):
-        raise SeedFileError(_where(path, root.start_mark) + ": expected a mapping at the top level")
-    section = _key(root, "companies")
-    if section is None:
+    if isinstance(node, yaml.ScalarNode) and str(node.value).strip().endswith((".yaml", ".yml")):
+        return _from_file(reader, node)  # a separate file, relative to this one
+    if not isinstance(node, yaml.SequenceNode):
+        reader.error(node, "companies must be a list, or the name of a .yaml file that has one")
         return []
-    if not isinstance(section, yaml.SequenceNode):
-        raise SeedFileError(_where(path, section.start_mark) + ": companies must be a list")
-    seeds = [_seed(path, node) for node in section.value]
-    _check_unique(path, section, seeds)
+    pairs = [(item, seed) for item in node.value if (seed := _seed(reader, item))]
+    _check_unique(reader, pairs)
+    return [seed for _, seed in pairs]
+
+
+def _from_file(reader: Reader, node: yaml.ScalarNode) -> list[CompanySeed]:
+    path = reader.path.parent / str(node.value).strip()
+    inner = Reader(path)
+    root = compose_file(path, inner)
+    seeds = read_companies(inner, _key(root, "companies")) if isinstance(root, yaml.MappingNode) else []
+    if isinstance(root, yaml.SequenceNode):
+        seeds = read_companies(inner, root)
+    reader.problems.extend(inner.problems)
     return seeds
 
 
@@ -49,41 +70,37 @@ def _key(node: yaml.MappingNode, name: str) -> yaml.Node | None:
     return None
 
 
-def _where(path: Path, mark: object) -> str:
-    line, column = getattr(mark, "line", None), getattr(mark, "column", None)
-    return f"{path}:{line + 1}:{column + 1}" if line is not None and column is not None else str(path)
+def _seed(reader: Reader, node: yaml.Node) -> CompanySeed | None:
+    fields = reader.mapping(node, "a company", ("name", "tier", "domains"), required=("name", "domains"))
+    if fields is None or "name" not in fields or "domains" not in fields:
+        return None
+    name = reader.string(fields["name"], "company name")
+    tier = reader.string(fields["tier"], "tier") if "tier" in fields else "standard"
+    items = reader.sequence(fields["domains"], f"domains of {name or 'a company'}")
+    if isinstance(fields["domains"], yaml.SequenceNode) and not items:
+        reader.error(fields["domains"], "company needs a list of domains")
+    domains = [d for item in items if (d := _domain(reader, item)) is not None]
+    if name is None or tier is None or len(domains) != len(items):
+        return None
+    return CompanySeed(name, tier, tuple(domains))
 
 
-def _seed(path: Path, node: yaml.Node) -> CompanySeed:
-    if not isinstance(node, yaml.MappingNode):
-        raise SeedFileError(_where(path, node.start_mark) + ": each company must be a mapping")
-    allowed = {"name", "tier", "domains"}
-    for key, _ in node.value:
-        if key.value not in allowed:
-            raise SeedFileError(_where(path, key.start_mark) + f": unknown company field {key.value!r}")
-    name = _key(node, "name")
-    if not isinstance(name, yaml.ScalarNode) or not name.value.strip():
-        raise SeedFileError(_where(path, node.start_mark) + ": company needs a name")
-    tier = _key(node, "tier")
-    domains = _key(node, "domains")
-    if not isinstance(domains, yaml.SequenceNode) or not domains.value:
-        raise SeedFileError(_where(path, (domains or node).start_mark) + ": company needs a list of domains")
-    values = []
-    for item in domains.value:
-        value = str(item.value).strip().lower().lstrip(".") if isinstance(item, yaml.ScalarNode) else ""
-        if "." not in value or "@" in value or " " in value:
-            raise SeedFileError(_where(path, item.start_mark) + f": not a domain: {item.value!r}")
-        values.append(value)
-    tier_value = tier.value.strip() if isinstance(tier, yaml.ScalarNode) and tier.value.strip() else "standard"
-    return CompanySeed(name.value.strip(), tier_value, tuple(values))
+def _domain(reader: Reader, node: yaml.Node) -> str | None:
+    value = str(node.value).strip().lower().lstrip(".") if isinstance(node, yaml.ScalarNode) else ""
+    if "." not in value or "@" in value or " " in value:
+        reader.error(node, f"not a domain: {getattr(node, 'value', '')!r}")
+        return None
+    return value
 
 
-def _check_unique(path: Path, section: yaml.SequenceNode, seeds: list[CompanySeed]) -> None:
+def _check_unique(reader: Reader, pairs: list[tuple[yaml.Node, CompanySeed]]) -> None:
     owner: dict[str, str] = {}
-    for node, seed in zip(section.value, seeds, strict=True):
+    names: set[str] = set()
+    for node, seed in pairs:
+        if seed.name in names:
+            reader.error(node, f"company {seed.name!r} is listed twice")
+        names.add(seed.name)
         for domain in seed.domains:
             if domain in owner and owner[domain] != seed.name:
-                raise SeedFileError(
-                    _where(path, node.start_mark) + f": domain {domain} already belongs to {owner[domain]}"
-                )
+                reader.error(node, f"domain {domain} already belongs to {owner[domain]}")
             owner[domain] = seed.name

@@ -140,14 +140,15 @@ async def test_contact_name_is_filled_in_later_but_never_overwritten(rt: Runtime
 
 
 @pytest.mark.parametrize(("text", "where", "message"), [
-    ("companies:\n  - name: Acme\n    tier: vip\n    domain: acme.com\n", "4:5", "unknown company field 'domain'"),
+    ("companies:\n  - name: Acme\n    tier: vip\n    domain: acme.com\n", "4:5",
+     "unknown field 'domain' in a company (did you mean 'domains'?)"),
     ("companies:\n  - name: Acme\n    domains:\n      - acme.com\n      - support@acme.com\n", "5:9",
      "not a domain"),
     ("companies:\n  - name: Acme\n    domains: [acme.com\n", "4:1", "expected ',' or ']'"),
-    ("companies:\n  - tier: vip\n    domains: [acme.com]\n", "2:5", "company needs a name"),
+    ("companies:\n  - tier: vip\n    domains: [acme.com]\n", "2:5", "a company needs 'name'"),
     ("companies:\n  - name: A\n    domains: [a.com]\n  - name: B\n    domains: [b.com, a.com]\n", "4:5",
      "domain a.com already belongs to A"),
-    ("companies: acme.com\n", "1:12", "companies must be a list"),
+    ("companies: acme.com\n", "1:12", "companies must be a list, or the name of a .yaml file that has one"),
 ])
 async def test_seed_file_errors_name_file_line_and_column(
     rt: Runtime, tmp_path: Path, text: str, where: str, message: str

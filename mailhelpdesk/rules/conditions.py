@@ -1,0 +1,336 @@
+"""Conditions of a rule's ``when``: fields of the mail and ticket, matchers, and all/any/not.
+
+    when:
+      company_tier: vip                          # a value: equals
+      mailbox: [support, billing]                # a list: one of
+      subject: {contains: [outage, "не работает"]}
+      body: {regex: "order (?P<order>\\d{6})"}   # named groups are kept for the explanation
+      headers.x-priority: {in: ["1", "2"]}       # any header, by name
+      any:
+        - sender_domain: {ends_with: .gov}
+        - not: {company_tier: standard}
+
+Text matching ignores case (regular expressions too). A condition on a list field (to, cc,
+tags, attachment names…) holds when any element matches. Fields and matchers are registered
+by name in ``FIELDS`` and ``MATCHERS``; a rule file can only use registered ones.
+"""
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import yaml
+
+from mailhelpdesk.rules.source import Reader, parse_duration
+
+
+class Facts(Protocol):
+    """What a condition can look at; the engine provides it for a message or a ticket."""
+
+    def value(self, field: str, argument: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One condition that held, with the value it saw: the raw material of ``explain``."""
+
+    field: str
+    matcher: str
+    expected: str
+    seen: str
+    captures: tuple[tuple[str, str], ...] = ()
+
+
+class Condition(Protocol):
+    def test(self, facts: Facts) -> list[Hit] | None:
+        """The hits when the condition holds, None when it does not."""
+        ...
+
+    def describe(self) -> str:
+        """The condition as an admin wrote it, roughly: for explanations of near misses."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    kind: str  # text, list, number, duration, bool
+    doc: str
+    takes_argument: bool = False  # headers.NAME
+
+
+FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
+    FieldSpec("mailbox", "text", "the mailbox the mail arrived in"),
+    FieldSpec("sender", "text", "the sender's address"),
+    FieldSpec("sender_name", "text", "the sender's display name"),
+    FieldSpec("sender_domain", "text", "the domain of the sender's address"),
+    FieldSpec("company", "text", "the company's name ('' for none)"),
+    FieldSpec("company_tier", "text", "the company's tier ('' for none)"),
+    FieldSpec("to", "list", "addresses in To"),
+    FieldSpec("cc", "list", "addresses in Cc"),
+    FieldSpec("subject", "text", "the subject, as decoded"),
+    FieldSpec("body", "text", "the plain text of the mail (HTML mail: its text)"),
+    FieldSpec("reply_text", "text", "the new part of a reply, without quoted history"),
+    FieldSpec("headers", "list", "values of one header: headers.x-priority", takes_argument=True),
+    FieldSpec("attachment_names", "list", "file names of attachments"),
+    FieldSpec("attachment_types", "list", "content types of attachments, e.g. application/pdf"),
+    FieldSpec("language", "text", "the language of the text: en, ru, de … ('' if unsure)"),
+    FieldSpec("time_of_day", "text", "local time HH:MM in the SLA calendar when the event happened"),
+    FieldSpec("weekday", "text", "mon … sun in the SLA calendar"),
+    FieldSpec("business_hours", "bool", "whether the SLA calendar is open at that moment"),
+    FieldSpec("urgency", "text", "the ticket's urgency: low, normal, high, critical"),
+    FieldSpec("line", "number", "the ticket's support line, 1 to 4"),
+    FieldSpec("team", "text", "the ticket's team"),
+    FieldSpec("status", "text", "the ticket's status"),
+    FieldSpec("tags", "list", "the ticket's tags"),
+    FieldSpec("age", "duration", "time since the ticket was created"),
+    FieldSpec("messages", "number", "number of customer messages on the ticket"),
+)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """A compiled matcher: ``check(seen)`` returns named captures (maybe empty) or None."""
+
+    name: str
+    expected: str
+    check: Callable[[Any], tuple[tuple[str, str], ...] | None]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).casefold()
+
+
+def _captures(match: re.Match[str] | None) -> tuple[tuple[str, str], ...] | None:
+    if match is None:
+        return None
+    return tuple((k, v) for k, v in match.groupdict().items() if v is not None)
+
+
+def _equals(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+    folded = {w.casefold() for w in wanted}
+    return lambda seen: () if _text(seen) in folded else None
+
+
+def _contains(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+    folded = [w.casefold() for w in wanted]
+    return lambda seen: () if any(w in _text(seen) for w in folded) else None
+
+
+def _starts(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+    folded = tuple(w.casefold() for w in wanted)
+    return lambda seen: () if _text(seen).startswith(folded) else None
+
+
+def _ends(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+    folded = tuple(w.casefold() for w in wanted)
+    return lambda seen: () if _text(seen).endswith(folded) else None
+
+
+def _regex(pattern: re.Pattern[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+    return lambda seen: _captures(pattern.search("" if seen is None else str(seen)))
+
+
+def _compare(op: str, limit: float | timedelta) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+    tests: dict[str, Callable[[Any, Any], bool]] = {
+        "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
+    }
+    test = tests[op]
+
+    def check(seen: Any) -> tuple[tuple[str, str], ...] | None:
+        try:
+            return () if seen is not None and test(seen, limit) else None
+        except TypeError:
+            return None
+
+    return check
+
+
+MATCHERS = ("equals", "in", "contains", "regex", "starts_with", "ends_with", "gt", "ge", "lt", "le", "exists")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCondition:
+    field: str
+    argument: str
+    is_list: bool
+    match: _Match
+
+    def describe(self) -> str:
+        label = f"{self.field}.{self.argument}" if self.argument else self.field
+        return f"{label} {self.match.name} {self.match.expected}"
+
+    def test(self, facts: Facts) -> list[Hit] | None:
+        seen = facts.value(self.field, self.argument)
+        values: Sequence[Any] = (seen or ()) if self.is_list else (seen,)
+        label = f"{self.field}.{self.argument}" if self.argument else self.field
+        for value in values:
+            captures = self.match.check(value)
+            if captures is not None:
+                return [Hit(label, self.match.name, self.match.expected, str(value)[:200], captures)]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    field: str
+    argument: str
+    wanted: bool
+
+    def describe(self) -> str:
+        label = f"{self.field}.{self.argument}" if self.argument else self.field
+        return f"{label} exists {str(self.wanted).lower()}"
+
+    def test(self, facts: Facts) -> list[Hit] | None:
+        seen = facts.value(self.field, self.argument)
+        present = bool(seen)
+        label = f"{self.field}.{self.argument}" if self.argument else self.field
+        if present != self.wanted:
+            return None
+        return [Hit(label, "exists", str(self.wanted).lower(), str(present).lower())]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    parts: tuple[Condition, ...]
+
+    def describe(self) -> str:
+        return " and ".join(p.describe() for p in self.parts) or "always"
+
+    def test(self, facts: Facts) -> list[Hit] | None:
+        hits: list[Hit] = []
+        for part in self.parts:
+            found = part.test(facts)
+            if found is None:
+                return None
+            hits.extend(found)
+        return hits
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    parts: tuple[Condition, ...]
+
+    def describe(self) -> str:
+        return "any of (" + "; ".join(p.describe() for p in self.parts) + ")" if self.parts else "never"
+
+    def test(self, facts: Facts) -> list[Hit] | None:
+        for part in self.parts:
+            found = part.test(facts)
+            if found is not None:
+                return found
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NotOf:
+    part: Condition
+
+    def describe(self) -> str:
+        return f"not ({self.part.describe()})"
+
+    def test(self, facts: Facts) -> list[Hit] | None:
+        return [Hit("not", "not", "", "")] if self.part.test(facts) is None else None
+
+
+def read_when(reader: Reader, node: yaml.Node | None, what: str) -> Condition:
+    """A rule's ``when`` (absent: always true); problems are recorded, bad parts never match."""
+    if node is None:
+        return AllOf(())
+    entries = reader.mapping(node, what)
+    if entries is None:
+        return AnyOf(())
+    return AllOf(tuple(_entry(reader, key, value, what) for key, value in entries.items()))
+
+
+def _entry(reader: Reader, key: str, node: yaml.Node, what: str) -> Condition:
+    if key in ("all", "any"):
+        items = [read_when(reader, item, f"{key} in {what}") for item in reader.sequence(node, f"{key!r}")]
+        return AllOf(tuple(items)) if key == "all" else AnyOf(tuple(items))
+    if key == "not":
+        return NotOf(read_when(reader, node, f"not in {what}"))
+    field, _, argument = key.partition(".")
+    spec = FIELDS.get(field)
+    if spec is None or bool(argument) != spec.takes_argument:
+        reader.error(reader.key_of(node), f"unknown condition {key!r}{_field_hint(key)}")
+        return AnyOf(())
+    return _field_condition(reader, spec, argument.lower(), node)
+
+
+def _field_hint(key: str) -> str:
+    close = difflib.get_close_matches(key.partition(".")[0], list(FIELDS), n=1, cutoff=0.75)
+    if close and FIELDS[close[0]].takes_argument:
+        return f" (did you mean {close[0]}.NAME?)"
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _field_condition(reader: Reader, spec: FieldSpec, argument: str, node: yaml.Node) -> Condition:
+    if isinstance(node, yaml.MappingNode):
+        if len(node.value) != 1:
+            reader.error(node, f"a condition on {spec.name} takes exactly one of: {', '.join(MATCHERS)}")
+            return AnyOf(())
+        entries = reader.mapping(node, f"condition on {spec.name}", MATCHERS)
+        if not entries:
+            return AnyOf(())
+        (name, value), = entries.items()
+    else:
+        name, value = ("in" if isinstance(node, yaml.SequenceNode) else "equals"), node
+    if name == "exists":
+        wanted = reader.boolean(value, "exists")
+        return Exists(spec.name, argument, bool(wanted)) if wanted is not None else AnyOf(())
+    match = _matcher(reader, spec, name, value)
+    return FieldCondition(spec.name, argument, spec.kind == "list", match) if match else AnyOf(())
+
+
+def _matcher(reader: Reader, spec: FieldSpec, name: str, node: yaml.Node) -> _Match | None:
+    if name in ("gt", "ge", "lt", "le"):
+        limit = _limit(reader, spec, node)
+        return _Match(name, str(node.value), _compare(name, limit)) if limit is not None else None
+    if name == "regex":
+        pattern = _pattern(reader, node)
+        return _Match(name, pattern.pattern, _regex(pattern)) if pattern else None
+    words = _words(reader, node, f"{name} on {spec.name}")
+    if not words:
+        return None
+    build = {"equals": _equals, "in": _equals, "contains": _contains, "starts_with": _starts, "ends_with": _ends}
+    return _Match(name, ", ".join(words), build[name](words))
+
+
+def _words(reader: Reader, node: yaml.Node, what: str) -> list[str]:
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    found = []
+    for item in items:
+        if not isinstance(item, yaml.ScalarNode):
+            reader.error(item, f"{what}: expected a value or a list of values")
+            continue
+        found.append(str(item.value))
+    return found
+
+
+def _pattern(reader: Reader, node: yaml.Node) -> re.Pattern[str] | None:
+    text = str(getattr(node, "value", ""))
+    try:
+        return re.compile(text, re.IGNORECASE)
+    except re.error as exc:
+        reader.error(node, f"bad regular expression {text!r}: {exc}")
+        return None
+
+
+def _limit(reader: Reader, spec: FieldSpec, node: yaml.Node) -> float | timedelta | None:
+    text = str(getattr(node, "value", "")).strip().lower()
+    if spec.kind == "duration":
+        value = parse_duration(text)
+        if value is None:
+            reader.error(node, f"{spec.name} compares with a duration such as 4h or 2d, not {text!r}")
+        return value
+    if spec.kind != "number":
+        reader.error(node, f"{spec.name} is not a number or a duration; use equals, contains or regex")
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        reader.error(node, f"expected a number, not {text!r}")
+        return None

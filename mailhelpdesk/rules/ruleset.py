@@ -1,0 +1,155 @@
+"""The whole rules file: calendars, lines, teams, SLA policies, companies and the ordered rules.
+
+    rules:
+      - name: VIP mail is urgent
+        on: ticket_created           # or a list; timed: {pending_for: 3d}, {no_update_for: 2d}
+        when: {company_tier: vip}    # see conditions.py; omitted: always
+        then: {urgency: high, line: 2}
+
+``load_rules`` reads everything and returns either a ``RuleSet`` or every problem found,
+each as ``file:line:column: message``.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from mailhelpdesk.rules.actions import Action, Names, read_then
+from mailhelpdesk.rules.calendars import read_calendars
+from mailhelpdesk.rules.companies import CompanySeed, read_companies
+from mailhelpdesk.rules.conditions import AllOf, Condition, read_when
+from mailhelpdesk.rules.sla import SlaSection, read_sla
+from mailhelpdesk.rules.source import Problem, Reader, compose_file
+from mailhelpdesk.rules.teams import Line, Team, read_lines, read_teams
+from mailhelpdesk.sla.calendar import BusinessCalendar
+
+EVENTS = ("ticket_created", "customer_replied", "agent_replied", "status_changed", "sla_warning", "sla_breached")
+TIMED_EVENTS = ("pending_for", "no_update_for")
+SECTIONS = ("calendars", "lines", "teams", "sla", "companies", "rules")
+_RULE_FIELDS = ("name", "on", "when", "then")
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    event: str
+    after: timedelta | None = None  # for pending_for / no_update_for
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.after}" if self.after is not None else self.event
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    triggers: tuple[Trigger, ...]
+    when: Condition
+    actions: tuple[Action, ...]
+    line: int  # where the rule starts in the file, for explanations
+
+    @property
+    def stops(self) -> bool:
+        return any(a.kind == "stop" and a.value is True for a in self.actions)
+
+    @property
+    def unconditional(self) -> bool:
+        return isinstance(self.when, AllOf) and not self.when.parts
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    path: Path
+    calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
+    lines: dict[int, Line] = field(default_factory=dict)
+    teams: dict[str, Team] = field(default_factory=dict)
+    sla: SlaSection = field(default_factory=lambda: SlaSection("", ()))
+    companies: tuple[CompanySeed, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+    def rules_for(self, event: str) -> list[Rule]:
+        return [r for r in self.rules if any(t.event == event for t in r.triggers)]
+
+    def summary(self) -> str:
+        counts = (("calendar", len(self.calendars)), ("team", len(self.teams)),
+                  ("SLA policy", len(self.sla.policies)), ("company", len(self.companies)), ("rule", len(self.rules)))
+        return ", ".join(f"{n} {name if n == 1 else _plural(name)}" for name, n in counts)
+
+
+def _plural(name: str) -> str:
+    return {"SLA policy": "SLA policies", "company": "companies"}.get(name, name + "s")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    rules: RuleSet | None
+    problems: tuple[Problem, ...]
+
+
+def load_rules(path: Path) -> LoadResult:
+    reader = Reader(path)
+    root = compose_file(path, reader)
+    if root is None and not reader.problems:
+        return LoadResult(RuleSet(path), ())  # an empty file: no rules
+    sections = reader.mapping(root, "the rules file", SECTIONS) if root is not None else None
+    if sections is None:
+        return LoadResult(None, tuple(reader.problems))
+    ruleset = _read(reader, path, sections)
+    return LoadResult(None if reader.problems else ruleset, tuple(reader.problems))
+
+
+def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node]) -> RuleSet:
+    calendars = read_calendars(reader, sections["calendars"]) if "calendars" in sections else {}
+    teams = read_teams(reader, sections.get("teams"))
+    sla = read_sla(reader, sections.get("sla"), set(calendars))
+    names = Names(frozenset(teams), frozenset(p.name for p in sla.policies))
+    rules = _rules(reader, sections.get("rules"), names)
+    return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla,
+                   tuple(read_companies(reader, sections.get("companies"))), rules)
+
+
+def _rules(reader: Reader, node: yaml.Node | None, names: Names) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    for item in reader.sequence(node, "rules") if node is not None else []:
+        rule = _rule(reader, item, names, len(rules) + 1)
+        if rule is not None:
+            _check_reachable(reader, item, rule, rules)
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _rule(reader: Reader, node: yaml.Node, names: Names, number: int) -> Rule | None:
+    fields = reader.mapping(node, f"rule {number}", _RULE_FIELDS, required=("name", "on", "then"))
+    if fields is None:
+        return None
+    name = reader.string(fields["name"], "rule name") if "name" in fields else None
+    label = f"rule {name!r}" if name else f"rule {number}"
+    triggers = _triggers(reader, fields["on"]) if "on" in fields else ()
+    when = read_when(reader, fields.get("when"), f"when of {label}")
+    actions = read_then(reader, fields.get("then"), label, names) if "then" in fields else ()
+    return Rule(name or f"rule {number}", triggers, when, actions, node.start_mark.line + 1)
+
+
+def _triggers(reader: Reader, node: yaml.Node) -> tuple[Trigger, ...]:
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    found = []
+    for item in items:
+        if isinstance(item, yaml.MappingNode):
+            for event, value in (reader.mapping(item, "a timed trigger", TIMED_EVENTS) or {}).items():
+                after = reader.duration(value, event)
+                if after is not None:
+                    found.append(Trigger(event, after))
+        elif (name := reader.choice(item, "on", EVENTS)) is not None:
+            found.append(Trigger(name))
+    if not found and not reader.problems:
+        reader.error(node, "a rule needs at least one event in 'on'")
+    return tuple(found)
+
+
+def _check_reachable(reader: Reader, node: yaml.Node, rule: Rule, earlier: list[Rule]) -> None:
+    """A rule after an unconditional ``stop`` on all of its events can never run."""
+    blocked = {t for r in earlier if r.stops and r.unconditional for t in r.triggers}
+    if rule.triggers and all(t in blocked for t in rule.triggers):
+        stopper = next(r for r in earlier if r.stops and r.unconditional and set(r.triggers) & set(rule.triggers))
+        reader.error(node, f"rule {rule.name!r} can never run: rule {stopper.name!r} stops every "
+                           f"{', '.join(str(t) for t in rule.triggers)} before it")
