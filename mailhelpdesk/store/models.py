@@ -90,6 +90,14 @@ class Ticket(Model):
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     closed_at = fields.DatetimeField(null=True)
+    assignee = fields.CharField(max_length=320, default="")
+    tags: fields.JSONField[Any] = fields.JSONField(default=list)
+    sla_policy = fields.CharField(max_length=200, default="")
+    # Deadlines, indexed so timers only look at tickets that are due.
+    first_response_due = fields.DatetimeField(null=True, db_index=True)
+    next_response_due = fields.DatetimeField(null=True, db_index=True)
+    update_due = fields.DatetimeField(null=True, db_index=True)
+    resolution_due = fields.DatetimeField(null=True, db_index=True)
     messages: fields.ReverseRelation["Message"]
 
     class Meta:

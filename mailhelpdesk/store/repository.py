@@ -248,11 +248,10 @@ class Repository:
         """
         number = self._next_number or await self.next_ticket_number(number_start)
         self._next_number = None
+        values = {**_TICKET_DEFAULTS, **fields}
         ticket_id = await self._sql.insert(
-            'INSERT INTO "ticket" ("number", "subject", "normalized_subject", "status", "urgency", "line", "team",'
-            ' "mailbox", "company_id", "requester_id", "created_at", "updated_at")'
-            ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            number, *(fields[name] for name in _TICKET_FIELDS),
+            f'INSERT INTO "ticket" ("number", {_columns(_TICKET_FIELDS)}) VALUES ({_marks(len(_TICKET_FIELDS) + 1)})',
+            number, *(to_json(values[n]) if n == "tags" else values[n] for n in _TICKET_FIELDS),
         )
         self._next_number = number + 1
         return TicketRef(ticket_id, number, fields["status"], fields["company_id"], requester_email)
@@ -306,7 +305,10 @@ class Repository:
 
 
 _TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
-                  "requester_id", "created_at", "updated_at")
+                  "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "first_response_due",
+                  "next_response_due", "update_due", "resolution_due")
+_TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": "", "first_response_due": None,
+                                    "next_response_due": None, "update_due": None, "resolution_due": None}
 _MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_reply_to", "references", "direction",
                    "visibility", "from_name", "from_addr", "to", "cc", "subject", "date", "text", "reply_text", "html",
                    "html_sanitized", "flags", "thread_signal")
