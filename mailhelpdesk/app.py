@@ -15,8 +15,10 @@ from mailhelpdesk.pipeline.steps.duplicate import DuplicateStep
 from mailhelpdesk.pipeline.steps.loop import LoopStep
 from mailhelpdesk.pipeline.steps.parse_step import ParseStep
 from mailhelpdesk.pipeline.steps.persist import AlwaysReopen, PersistStep
+from mailhelpdesk.pipeline.steps.rules_step import RulesStep
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver, SenderStep
 from mailhelpdesk.pipeline.steps.thread_match import ThreadMatchStep
+from mailhelpdesk.rules.current import CurrentRules
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.store.repository import Repository
@@ -33,6 +35,7 @@ class Runtime:
     signer: Signer
     pipeline: Pipeline
     intake: Intake
+    rules: CurrentRules
 
 
 def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
@@ -41,6 +44,7 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     freemail = load_freemail(settings.freemail_file, settings.freemail_extra)
     companies = CompanyResolver(repo, freemail, settings.auto_create_companies)
     ours = settings.our_addresses()
+    rules = CurrentRules(settings.rules_file)
     steps = (
         ParseStep(settings.max_message_bytes),
         DuplicateStep(repo),
@@ -49,10 +53,11 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         BounceStep(),
         ThreadMatchStep(repo, signer, settings.subject_match_days),
         SenderStep(repo, companies),
+        RulesStep(repo, rules),
         PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start),
     )
     pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
-    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock))
+    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules)
 
 
 @asynccontextmanager

@@ -154,6 +154,7 @@ async def _ingest(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
     from mailhelpdesk.commands.companies import seed_companies
     from mailhelpdesk.commands.ingest import ingest_paths
 
+    runtime.rules.load()  # a broken rules file stops here, with all its problems
     if runtime.settings.rules_file is not None:
         await seed_companies(runtime, runtime.settings.rules_file)
     report = await ingest_paths(runtime, args.paths, args.mailbox or runtime.settings.default_mailbox, err)

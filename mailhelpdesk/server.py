@@ -29,6 +29,7 @@ def serve(settings: Settings) -> int:
 async def _serve(settings: Settings) -> None:
     await open_database(settings.database_url)
     runtime = build_runtime(settings)
+    runtime.rules.load()  # refuse to start on a broken rules file, listing its problems
     if settings.rules_file is not None:
         await seed_companies(runtime, settings.rules_file)
     handler = SmtpHandler(runtime.intake, {b.address: b.name for b in settings.mailboxes})

@@ -8,6 +8,8 @@ from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Outcome
 from mailhelpdesk.domain.types import ThreadSignal
 from mailhelpdesk.pipeline.parse import ParsedMail
+from mailhelpdesk.rules.engine import Decision
+from mailhelpdesk.sla.deadlines import Deadline
 from mailhelpdesk.store.repository import TicketRef
 
 
@@ -27,6 +29,16 @@ class SenderInfo:
     company_reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class RulesResult:
+    """What the rules decided for this mail, for ``persist`` to write."""
+
+    decision: Decision
+    policy: str  # the SLA policy's name, '' if none applies
+    policy_reason: str
+    deadlines: tuple[Deadline, ...]
+
+
 @dataclass(slots=True)
 class MailContext:
     inbound_id: int
@@ -39,6 +51,7 @@ class MailContext:
     bounce: str = ""  # why it is a bounce, '' if not
     thread: ThreadMatch | None = None
     sender: SenderInfo | None = None
+    rules: RulesResult | None = None
     ticket_number: int | None = None
     created_ticket: bool = False
     notes: list[str] = field(default_factory=list)

@@ -12,6 +12,7 @@ from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
 from mailhelpdesk.domain.types import InboundState, TicketStatus
+from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.store.models import (
     INBOUND_SUMMARY_FIELDS,
     Company,
@@ -19,7 +20,7 @@ from mailhelpdesk.store.models import (
     Inbound,
     Ticket,
 )
-from mailhelpdesk.store.sql import Sql, to_json
+from mailhelpdesk.store.sql import Sql, from_db_datetime, from_json, to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +233,26 @@ class Repository:
             )
         return int(cid)
 
+    async def company_brief(self, company_id: int | None) -> tuple[str, str]:
+        """A company's name and tier, ('', '') for none."""
+        if company_id is None:
+            return "", ""
+        row = await self._sql.first('SELECT "name", "tier" FROM "company" WHERE "id" = ?', company_id)
+        return (str(row[0]), str(row[1])) if row else ("", "")
+
     # --- tickets -------------------------------------------------------------------------
+
+    async def ticket_rule_state(self, ticket_id: int) -> tuple[TicketState, datetime]:
+        """The fields rules look at and change, and when the ticket was created."""
+        row = await self._sql.first(
+            'SELECT "urgency", "line", "team", "assignee", "status", "tags", "sla_policy", "created_at"'
+            ' FROM "ticket" WHERE "id" = ?', ticket_id,
+        )
+        assert row is not None, f"ticket {ticket_id} was matched in this transaction"
+        urgency, line, team, assignee, status, tags, policy, created = row
+        state = TicketState(urgency=str(urgency), line=int(line), team=str(team), assignee=str(assignee),
+                            status=str(status), tags=frozenset(from_json(tags) or ()), sla_policy=str(policy))
+        return state, from_db_datetime(created)
 
     async def next_ticket_number(self, start: int) -> int:
         rows = _flat(await Ticket.annotate(top=Max("number")).values_list("top", flat=True))

@@ -10,7 +10,7 @@ UTC (on SQLite the ORM's ISO text), JSON is compact text.
 import json
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from tortoise import connections
@@ -22,6 +22,17 @@ _postgres_text: dict[str, str] = {}
 
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def from_json(value: Any) -> Any:
+    """A JSON column as read: text on SQLite, text or already decoded on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def from_db_datetime(value: Any) -> datetime:
+    """A timestamp column as read: ISO text on SQLite (as the ORM wrote it), a datetime on PostgreSQL."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _numbered(sql: str) -> str:

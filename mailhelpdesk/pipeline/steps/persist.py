@@ -9,6 +9,7 @@ from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.pipeline.steps.rule_effects import rule_events, rule_fields
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.store.repository import Repository, TicketRef
@@ -60,18 +61,26 @@ class PersistStep:
         mail, sender, box = ctx.parsed, ctx.sender, ctx.mailbox
         assert sender is not None and sender.contact_id is not None
         when = self._when(ctx)
+        fields: dict[str, Any] = {
+            "subject": mail.subject or "(no subject)", "normalized_subject": normalize_subject(mail.subject),
+            "status": TicketStatus.NEW.value, "urgency": Urgency.NORMAL.value, "line": box.line, "team": box.team,
+            "mailbox": box.name, "company_id": sender.company_id, "requester_id": sender.contact_id,
+            "created_at": when, "updated_at": when,
+        }
         ticket = await self.repo.create_ticket(
-            sender.email, self.ticket_number_start,
-            subject=mail.subject or "(no subject)", normalized_subject=normalize_subject(mail.subject),
-            status=TicketStatus.NEW.value, urgency=Urgency.NORMAL.value, line=box.line, team=box.team,
-            mailbox=box.name, company_id=sender.company_id, requester_id=sender.contact_id,
-            created_at=when, updated_at=when,
+            sender.email, self.ticket_number_start, **{**fields, **rule_fields(ctx.rules, new_ticket=True)}
         )
         data: dict[str, Any] = {"number": ticket.number, "mailbox": box.name, "company": sender.company_reason}
         if linked_from is not None:
             data["follows"] = linked_from.number
         await self.repo.event("ticket.created", data, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        await self._rule_events(ctx, ticket, new_ticket=True)
         return ticket
+
+    async def _rule_events(self, ctx: MailContext, ticket: TicketRef, *, new_ticket: bool) -> None:
+        """One event per fired rule, and the SLA policy with its deadlines."""
+        for kind, data in rule_events(ctx.rules, new_ticket=new_ticket):
+            await self.repo.event(kind, data, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
 
     async def _store(self, ctx: MailContext, ticket: TicketRef, created: bool) -> Outcome:
         ctx.ticket_number, ctx.created_ticket = ticket.number, created
@@ -134,8 +143,10 @@ class PersistStep:
             changes["closed_at"] = None
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        changes.update(rule_fields(ctx.rules, new_ticket=False))
         if changes:
             await self.repo.update_ticket(ticket.id, **changes)
+        await self._rule_events(ctx, ticket, new_ticket=False)
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
         await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
 

@@ -1,0 +1,52 @@
+"""What the rules' decision means for the stored ticket: its fields and its events."""
+
+from typing import Any
+
+from mailhelpdesk.pipeline.context import RulesResult
+from mailhelpdesk.rules.engine import Change, Fired
+
+_FIELDS = ("urgency", "line", "team", "assignee", "status")
+_DUE = {"first_response": "first_response_due", "next_response": "next_response_due",
+        "update_every": "update_due", "resolution": "resolution_due"}
+
+
+def rule_fields(result: RulesResult | None, *, new_ticket: bool) -> dict[str, Any]:
+    """Ticket columns to write: every ruled field for a new ticket, only changed ones for a reply."""
+    if result is None:
+        return {}
+    decision, state = result.decision, result.decision.after
+    changed = {c.field for f in decision.fired for c in f.changes}
+    fields = {name: getattr(state, name) for name in _FIELDS if new_ticket or name in changed}
+    if new_ticket or "tags" in changed:
+        fields["tags"] = sorted(state.tags)
+    if new_ticket or state.sla_policy != decision.before.sla_policy:
+        fields["sla_policy"] = result.policy
+    for deadline in result.deadlines:
+        if new_ticket or deadline.target == "next_response" or "deadlines" in changed:
+            fields[_DUE[deadline.target]] = deadline.due
+    return fields
+
+
+def rule_events(result: RulesResult | None, *, new_ticket: bool) -> list[tuple[str, dict[str, Any]]]:
+    if result is None:
+        return []
+    events = [("rule.fired", _fired(result.decision.event, fired)) for fired in result.decision.fired]
+    if new_ticket:
+        events.append(("sla.policy", {
+            "policy": result.policy, "reason": result.policy_reason,
+            "deadlines": [{"target": d.target, "due": d.due.isoformat(), "how": d.how} for d in result.deadlines],
+        }))
+    return events
+
+
+def _fired(event: str, fired: Fired) -> dict[str, Any]:
+    return {
+        "rule": fired.rule.name, "rules_line": fired.rule.line, "on": event,
+        "matched": [{"field": h.field, "matcher": h.matcher, "expected": h.expected, "seen": h.seen,
+                     "captures": dict(h.captures)} for h in fired.hits if h.field != "not"],
+        "changes": [_change(c) for c in fired.changes],
+    }
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {"field": change.field, "text": str(change)}
