@@ -63,6 +63,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+_DEADLINES = ("first_response", "next_response", "update", "resolution")
+
+
 def _ticket_record(ticket: Ticket) -> dict[str, Any]:
     company = ticket.company
     return {
@@ -74,6 +77,10 @@ def _ticket_record(ticket: Ticket) -> dict[str, Any]:
         "urgency": ticket.urgency,
         "line": ticket.line,
         "team": ticket.team,
+        "assignee": ticket.assignee,
+        "tags": sorted(ticket.tags or ()),
+        "sla_policy": ticket.sla_policy,
+        "deadlines": {name: _iso(getattr(ticket, f"{name}_due")) for name in _DEADLINES},
         "mailbox": ticket.mailbox,
         "company": None if company is None else {
             "name": company.name,

@@ -6,8 +6,9 @@ from pathlib import Path
 from .helpdesk import Helpdesk, summary_of
 from .mailbuild import LOG, SCREENSHOT, mail, write_mbox, write_thread
 
-TICKET_FIELDS = {"type", "version", "number", "subject", "status", "urgency", "line", "team", "mailbox", "company",
-                 "requester", "cc", "created_at", "updated_at", "messages"}
+TICKET_FIELDS = {"type", "version", "number", "subject", "status", "urgency", "line", "team", "assignee", "tags",
+                 "sla_policy", "deadlines", "mailbox", "company", "requester", "cc", "created_at", "updated_at",
+                 "messages"}
 MESSAGE_FIELDS = {"message_id", "in_reply_to", "references", "direction", "visibility", "from", "to", "cc",
                   "subject", "date", "text", "reply_text", "attachments", "flags", "defects", "thread_signal"}
 INBOUND_FIELDS = {"type", "version", "id", "mailbox", "state", "reason", "step", "error", "message_id", "from",
@@ -25,6 +26,8 @@ def test_export_has_every_documented_field(helpdesk: Helpdesk, inbox: Path) -> N
     assert set(ticket) == TICKET_FIELDS
     assert ticket["number"] == 1000 and ticket["subject"] == "Server down"
     assert (ticket["status"], ticket["urgency"], ticket["line"], ticket["team"]) == ("new", "normal", 1, "")
+    assert (ticket["assignee"], ticket["tags"], ticket["sla_policy"]) == ("", [], "")
+    assert ticket["deadlines"] == {"first_response": None, "next_response": None, "update": None, "resolution": None}
     assert ticket["company"] == {"name": "globex.test", "domains": ["globex.test"], "tier": "standard"}
     assert ticket["requester"] == {"email": "eve@ops.globex.test", "name": "Eve Stone"}
     assert ticket["cc"] == [{"email": "max@globex.test", "name": "Max Mild"}]  # our own address is no cc

@@ -5,6 +5,7 @@ import signal
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +25,8 @@ from mailhelpdesk.store.models import Inbound, Message, Ticket
 
 from .conftest import MAILBOXES
 from .mails import mail, reply_to
+
+FIXED = datetime(2026, 11, 23, 7, 15, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ async def test_parse_workers_give_the_same_tickets_as_parsing_here(
     exports = []
     for workers in (0, 1):
         settings = make_settings(f"{sqlite_url}.{workers}", tmp_path / str(workers), mailboxes=MAILBOXES)
-        async with running(settings) as rt:
+        async with running(settings, clock=lambda: FIXED) as rt:
             async with rt.intake.batch(parse_workers=workers, max_message_bytes=1_000_000) as batch:
                 for raw in raws:
                     batch.parse_ahead(raw)
