@@ -118,7 +118,3 @@ def _latin_language(text: str) -> str:
     scores = {lang: sum(padded.count(m) for m in markers) for lang, markers in _MARKERS.items()}
     best = max(scores, key=lambda lang: scores[lang])
     return best if scores[best] else ""
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

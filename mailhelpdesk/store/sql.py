@@ -87,9 +87,6 @@ class Sql:
             client, text, values = self._prepare(sql, row)
             await client.execute_query(text, values)
 
-    def is_postgres(self) -> bool:
-        return self._client()[1]
-
 
 def _sqlite_value(value: Any) -> Any:
     # The ORM stores SQLite datetimes as ISO text with a space; compare and sort as such.

@@ -166,3 +166,12 @@ def test_yaml_syntax_errors_have_positions(tmp_path: Path) -> None:
 def test_an_empty_file_is_an_empty_rule_set(tmp_path: Path) -> None:
     rules, problems = load(tmp_path, "")
     assert problems == [] and rules is not None and rules.rules == ()
+
+
+def test_warnings_come_a_share_or_a_time_before_the_deadline(tmp_path: Path) -> None:
+    rules = check("sla:\n  policies:\n    - name: share\n      first_response: 24h\n      warn_before: 20%\n"
+                  "    - name: fixed\n      first_response: 8h\n      warn_before: 30m\n", tmp_path)
+    share, fixed = rules.sla.policies
+    assert share.warning.lead(timedelta(hours=24)) == timedelta(hours=4, minutes=48)
+    assert fixed.warning.lead(timedelta(hours=8)) == timedelta(minutes=30)
+    assert fixed.warning.lead(timedelta(minutes=10)) == timedelta(minutes=10)  # never before the start
