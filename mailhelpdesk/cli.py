@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("list", help="list companies, their tier and domains")
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    explain = sub.add_parser("explain", help="the story of a ticket: threading, rules that fired or nearly did, SLA")
+    explain.add_argument("number", type=_positive_int)
     rules = sub.add_parser("rules", help="check the rules file")
     rsub = rules.add_subparsers(dest="action", required=True, parser_class=_Parser)
     rcheck = rsub.add_parser("check", help="validate a rules file; each problem as file:line:column: message")
@@ -169,6 +171,15 @@ async def _tickets_list(runtime: Runtime, args: argparse.Namespace, out: TextIO,
     return 0
 
 
+async def _explain(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.explain import explain_ticket
+
+    if not await explain_ticket(out, args.number):
+        err.write(f"mailhelpdesk: error: no ticket #{args.number}\n")
+        return EXIT_FAILURE
+    return 0
+
+
 async def _tickets_show(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.tickets import show_ticket
 
@@ -249,4 +260,5 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("companies", "seed"): _companies_seed,
     ("companies", "list"): _companies_list,
     ("migrate", None): _migrate,
+    ("explain", None): _explain,
 }

@@ -34,7 +34,7 @@ async def events(number: int, kind: str) -> list[dict[str, object]]:
 
 
 async def test_a_vip_outage_gets_its_fields_deadlines_and_reasons(rt: Runtime) -> None:
-    result = await receive(rt, mail("Сервер не работает", sender="Ivan <ivan@eu.acme.com>"))
+    result = await receive(rt, mail("Сервер не работает", sender="Ivan <ivan@eu.acme.com>", date=MONDAY_10))
 
     ticket = await Ticket.get(number=result.ticket_number)
     assert (ticket.urgency, ticket.line, ticket.team, ticket.tags, ticket.sla_policy) == (
@@ -52,7 +52,7 @@ async def test_a_vip_outage_gets_its_fields_deadlines_and_reasons(rt: Runtime) -
 
 
 async def test_a_standard_question_gets_the_24_hour_policy(rt: Runtime) -> None:
-    result = await receive(rt, mail("How do I export?", sender="Pat <pat@globex.ru>"))
+    result = await receive(rt, mail("How do I export?", sender="Pat <pat@globex.ru>", date=MONDAY_10))
 
     ticket = await Ticket.get(number=result.ticket_number)
     assert (ticket.urgency, ticket.line, ticket.sla_policy) == ("normal", 1, "Standard")

@@ -30,7 +30,11 @@ def rule_fields(result: RulesResult | None, *, new_ticket: bool) -> dict[str, An
 def rule_events(result: RulesResult | None, *, new_ticket: bool) -> list[tuple[str, dict[str, Any]]]:
     if result is None:
         return []
-    events = [("rule.fired", _fired(result.decision.event, fired)) for fired in result.decision.fired]
+    decision = result.decision
+    events = [("rule.fired", _fired(decision.event, fired)) for fired in decision.fired]
+    events += [("rule.near_miss", {"rule": m.rule.name, "rules_line": m.rule.line, "on": decision.event,
+                                   "held": m.held, "of": m.total, "failed": list(m.failed)})
+               for m in decision.near_misses]
     if new_ticket:
         events.append(("sla.policy", {
             "policy": result.policy, "reason": result.policy_reason,

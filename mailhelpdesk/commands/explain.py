@@ -1,0 +1,86 @@
+"""``mailhelpdesk explain NUMBER``: the story of a ticket, from its events: threading, rules, SLA."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TextIO
+
+from mailhelpdesk.store.models import Event, Message, Ticket
+
+_DEADLINES = ("first_response", "next_response", "update", "resolution")
+
+
+async def explain_ticket(out: TextIO, number: int) -> bool:
+    ticket = await Ticket.get_or_none(number=number).prefetch_related("requester", "company")
+    if ticket is None:
+        return False
+    out.write("\n".join(_header(ticket)) + "\n\n")
+    messages = {m.inbound_id: m for m in await Message.filter(ticket_id=ticket.id)}  # type: ignore[attr-defined]
+    for event in await Event.filter(ticket_id=ticket.id).order_by("id"):
+        out.write("\n".join(_event_lines(event, messages)) + "\n")
+    out.write("\ndeadlines now: " + (", ".join(_deadlines(ticket)) or "none") + "\n")
+    return True
+
+
+def _header(ticket: Ticket) -> list[str]:
+    company = f"{ticket.company.name} (tier {ticket.company.tier})" if ticket.company else "none"
+    tags = ", ".join(sorted(ticket.tags or ())) or "-"
+    return [f"#{ticket.number} {ticket.subject}",
+            f"status {ticket.status}, urgency {ticket.urgency}, line {ticket.line}, team {ticket.team or '-'}, "
+            f"assignee {ticket.assignee or '-'}, tags {tags}",
+            f"company {company}, requester {ticket.requester.email}, mailbox {ticket.mailbox}, "
+            f"SLA policy {ticket.sla_policy or 'none'}"]
+
+
+def _event_lines(event: Event, messages: dict[int | None, Message]) -> list[str]:
+    when = _time(event.created_at)
+    describe = _DESCRIBE.get(event.kind)
+    text = describe(event.data) if describe else f"{event.kind} {event.data}"
+    message = messages.get(event.inbound_id)  # type: ignore[attr-defined]
+    if event.kind in ("ticket.created", "message.customer_reply") and message is not None:
+        text += f" — mail <{message.message_id}> from {message.from_addr}"
+    return [f"{when}  {text}"]
+
+
+def _fired(data: dict[str, Any]) -> str:
+    matched = "; ".join(f"{m['field']} {m['matcher']} {m['expected']!r} (seen {_clip(m['seen'])!r})"
+                        + "".join(f" {k}={v}" for k, v in m.get("captures", {}).items())
+                        for m in data.get("matched", [])) or "always"
+    changes = "; ".join(c["text"] for c in data.get("changes", [])) or "no change"
+    return f"rule {data['rule']!r} on {data['on']} (rules file line {data['rules_line']}): {matched} → {changes}"
+
+
+def _near(data: dict[str, Any]) -> str:
+    return (f"near miss: rule {data['rule']!r} on {data['on']}: {data['held']} of {data['of']} conditions held; "
+            f"not: {'; '.join(data['failed'])}")
+
+
+def _policy(data: dict[str, Any]) -> str:
+    due = ", ".join(f"{d['target']} {_time(datetime.fromisoformat(d['due']))} ({d['how']})"
+                    for d in data.get("deadlines", []))
+    return f"SLA policy {data['policy'] or 'none'!r} ({data['reason']}): {due or 'no deadlines'}"
+
+
+_DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ticket.created": lambda d: f"ticket created in mailbox {d.get('mailbox')}; company: {d.get('company')}",
+    "message.customer_reply": lambda d: f"customer reply, threaded by {d.get('signal')}: {d.get('detail', '')}",
+    "ticket.reopened": lambda d: f"reopened: {d.get('from')} → {d.get('to')}",
+    "ticket.cc_added": lambda d: f"contacts added to cc: {d.get('contacts')}",
+    "message.auto_reply": lambda d: f"auto-reply attached as internal record: {d.get('reason')}",
+    "message.bounce": lambda d: f"bounce attached as internal record: {d.get('reason')}",
+    "rule.fired": _fired,
+    "rule.near_miss": _near,
+    "sla.policy": _policy,
+}
+
+
+def _deadlines(ticket: Ticket) -> list[str]:
+    return [f"{name} {_time(due)}" for name in _DEADLINES if (due := getattr(ticket, f"{name}_due")) is not None]
+
+
+def _time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
