@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from mailhelpdesk.domain.types import InboundState
+from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.models import INBOUND_SUMMARY_FIELDS, Inbound, Message, Ticket
 
 EXPORT_VERSION = 1
@@ -63,9 +64,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-_DEADLINES = ("first_response", "next_response", "update", "resolution")
-
-
 def _ticket_record(ticket: Ticket) -> dict[str, Any]:
     company = ticket.company
     return {
@@ -80,7 +78,7 @@ def _ticket_record(ticket: Ticket) -> dict[str, Any]:
         "assignee": ticket.assignee,
         "tags": sorted(ticket.tags or ()),
         "sla_policy": ticket.sla_policy,
-        "deadlines": {name: _iso(getattr(ticket, f"{name}_due")) for name in _DEADLINES},
+        "deadlines": {column.removesuffix("_due"): _iso(getattr(ticket, column)) for column in DUE_COLUMNS.values()},
         "mailbox": ticket.mailbox,
         "company": None if company is None else {
             "name": company.name,

@@ -4,9 +4,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
+from mailhelpdesk.commands.text import clip
+from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.models import Event, Message, Ticket
-
-_DEADLINES = ("first_response", "next_response", "update", "resolution")
 
 
 async def explain_ticket(out: TextIO, number: int) -> bool:
@@ -42,7 +42,7 @@ def _event_lines(event: Event, messages: dict[int | None, Message]) -> list[str]
 
 
 def _fired(data: dict[str, Any]) -> str:
-    matched = "; ".join(f"{m['field']} {m['matcher']} {m['expected']!r} (seen {_clip(m['seen'])!r})"
+    matched = "; ".join(f"{m['field']} {m['matcher']} {m['expected']!r} (seen {clip(m['seen'])!r})"
                         + "".join(f" {k}={v}" for k, v in m.get("captures", {}).items())
                         for m in data.get("matched", [])) or "always"
     changes = "; ".join(c["text"] for c in data.get("changes", [])) or "no change"
@@ -74,13 +74,9 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def _deadlines(ticket: Ticket) -> list[str]:
-    return [f"{name} {_time(due)}" for name in _DEADLINES if (due := getattr(ticket, f"{name}_due")) is not None]
+    return [f"{column.removesuffix('_due')} {_time(due)}" for column in DUE_COLUMNS.values()
+            if (due := getattr(ticket, column)) is not None]
 
 
 def _time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
+from mailhelpdesk.commands.text import clip
 from mailhelpdesk.companies.domains import FreemailList
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.errors import ConfigError
@@ -45,7 +46,7 @@ def test_rules(path: Path, message: Path, box: MailboxSettings, at: datetime | N
 
 
 def _zone(ruleset: RuleSet) -> tzinfo:
-    calendar = ruleset.calendars.get(ruleset.sla.calendar)
+    calendar = ruleset.sla_calendar
     return calendar.timezone if calendar else UTC
 
 
@@ -72,7 +73,7 @@ def _rule_lines(decision: Decision) -> list[str]:
     lines: list[str] = []
     for fired in decision.fired:
         lines.append(f"  fired  {fired.rule.name} (line {fired.rule.line})")
-        lines += [f"           {h.field} {h.matcher} {h.expected!r}: seen {_clip(h.seen)!r}"
+        lines += [f"           {h.field} {h.matcher} {h.expected!r}: seen {clip(h.seen)!r}"
                   + (f" ({', '.join(f'{k}={v}' for k, v in h.captures)})" if h.captures else "")
                   for h in fired.hits if h.field != "not"]
         lines.append("           " + ("; ".join(str(c) for c in fired.changes) or "no change"))
@@ -88,8 +89,3 @@ def _rule_lines(decision: Decision) -> list[str]:
 
 def _when(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z (%a)")
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

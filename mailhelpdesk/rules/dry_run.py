@@ -33,7 +33,7 @@ class DryRun:
 def dry_run(ruleset: RuleSet, mail: ParsedMail, box: MailboxSettings, at: datetime,
             freemail: FreemailList) -> DryRun:
     company, tier = company_of(ruleset, mail.sender[1] if mail.sender else "", freemail)
-    calendar = ruleset.calendars.get(ruleset.sla.calendar)
+    calendar = ruleset.sla_calendar
     start = TicketState(line=box.line, team=box.team)
     facts = MailFacts(mail, box.name, company, tier, start, at, calendar, created_at=at)
     decision = evaluate(ruleset, "ticket_created", facts, start)

@@ -67,6 +67,11 @@ class RuleSet:
     companies: tuple[CompanySeed, ...] = ()
     rules: tuple[Rule, ...] = ()
 
+    @property
+    def sla_calendar(self) -> BusinessCalendar | None:
+        """The calendar named in ``sla.calendar``: local times and business hours of conditions."""
+        return self.calendars.get(self.sla.calendar)
+
     def rules_for(self, event: str) -> list[Rule]:
         return [r for r in self.rules if any(t.event == event for t in r.triggers)]
 

@@ -30,6 +30,9 @@ from mailhelpdesk.rules.source import Reader
 _POLICY_FIELDS = ("name", "tiers", "urgencies", "first_response", "next_response", "update_every", "resolution",
                   "time", "calendar", "pause_on", "warn_before")
 TARGETS = ("first_response", "next_response", "update_every", "resolution")
+# The ticket column holding each target's due date.
+DUE_COLUMNS = {"first_response": "first_response_due", "next_response": "next_response_due",
+               "update_every": "update_due", "resolution": "resolution_due"}
 
 
 @dataclass(frozen=True, slots=True)

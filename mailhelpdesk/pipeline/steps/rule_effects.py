@@ -4,10 +4,9 @@ from typing import Any
 
 from mailhelpdesk.pipeline.context import RulesResult
 from mailhelpdesk.rules.engine import Change, Fired
+from mailhelpdesk.rules.sla import DUE_COLUMNS
 
 _FIELDS = ("urgency", "line", "team", "assignee", "status")
-_DUE = {"first_response": "first_response_due", "next_response": "next_response_due",
-        "update_every": "update_due", "resolution": "resolution_due"}
 
 
 def rule_fields(result: RulesResult | None, *, new_ticket: bool) -> dict[str, Any]:
@@ -23,7 +22,7 @@ def rule_fields(result: RulesResult | None, *, new_ticket: bool) -> dict[str, An
         fields["sla_policy"] = result.policy
     for deadline in result.deadlines:
         if new_ticket or deadline.target == "next_response" or "deadlines" in changed:
-            fields[_DUE[deadline.target]] = deadline.due
+            fields[DUE_COLUMNS[deadline.target]] = deadline.due
     return fields
 
 

@@ -34,7 +34,7 @@ class RulesStep:
         # Deadlines run from when the mail was written, as the ticket's dates do; never from the future.
         at = min(ctx.parsed.date or ctx.accepted_at, ctx.accepted_at)
         facts = MailFacts(ctx.parsed, ctx.mailbox.name, company, tier, state, at,
-                          ruleset.calendars.get(ruleset.sla.calendar), created_at=created_at or at)
+                          ruleset.sla_calendar, created_at=created_at or at)
         decision = evaluate(ruleset, event, facts, state)
         if decision.after.spam:
             fired = next((f.rule.name for f in decision.fired if any(c.field == "spam" for c in f.changes)), "?")
