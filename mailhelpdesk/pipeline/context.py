@@ -27,6 +27,8 @@ class SenderInfo:
     contact_id: int | None
     company_id: int | None
     company_reason: str
+    company_name: str = ""
+    company_tier: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,13 @@ class AcceptResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CompanyRef:
+    id: int
+    name: str
+    tier: str
+
+
+@dataclass(frozen=True, slots=True)
 class TicketRef:
     id: int
     number: int
@@ -181,25 +188,23 @@ class Repository:
 
     # --- companies and contacts ----------------------------------------------------------
 
-    async def company_for_domains(self, candidates: Sequence[str]) -> int | None:
+    async def company_for_domains(self, candidates: Sequence[str]) -> CompanyRef | None:
         """The company owning the most specific of ``candidates`` (a domain and its parents)."""
         if not candidates:
             return None
         rows = await self._sql.rows(
-            f'SELECT "domain", "company_id" FROM "company_domain" WHERE "domain" IN ({_marks(len(candidates))})',
+            'SELECT d."domain", c."id", c."name", c."tier" FROM "company_domain" d'
+            f' JOIN "company" c ON c."id" = d."company_id" WHERE d."domain" IN ({_marks(len(candidates))})',
             *candidates,
         )
-        owners = {str(r[0]): r[1] for r in rows}
-        for domain in candidates:
-            if domain in owners:
-                return int(owners[domain])
-        return None
+        owners = {str(r[0]): CompanyRef(int(r[1]), str(r[2]), str(r[3])) for r in rows}
+        return next((owners[d] for d in candidates if d in owners), None)
 
-    async def create_company(self, name: str, domains: Sequence[str], tier: str, auto: bool) -> int:
+    async def create_company(self, name: str, domains: Sequence[str], tier: str, auto: bool) -> CompanyRef:
         company = await Company.create(name=name, tier=tier, auto_created=auto)
         for domain in domains:
             await CompanyDomain.create(domain=domain, company_id=company.id)
-        return company.id
+        return CompanyRef(company.id, name, tier)
 
     async def upsert_company(self, name: str, domains: Sequence[str], tier: str) -> int:
         """Seed a company: create it or update its tier; move the listed domains to it."""
@@ -232,13 +237,6 @@ class Repository:
                 'UPDATE "contact" SET "name" = ?, "company_id" = ? WHERE "id" = ?', new_name, new_company, cid
             )
         return int(cid)
-
-    async def company_brief(self, company_id: int | None) -> tuple[str, str]:
-        """A company's name and tier, ('', '') for none."""
-        if company_id is None:
-            return "", ""
-        row = await self._sql.first('SELECT "name", "tier" FROM "company" WHERE "id" = ?', company_id)
-        return (str(row[0]), str(row[1])) if row else ("", "")
 
     # --- tickets -------------------------------------------------------------------------
 

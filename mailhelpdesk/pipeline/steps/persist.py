@@ -125,8 +125,8 @@ class PersistStep:
         ids = [] if sender.email == ticket.requester_email or sender.contact_id is None else [sender.contact_id]
         for name, address in people:
             if address != ticket.requester_email:
-                company_id, _ = await self.companies.resolve(address)
-                ids.append(await self.repo.contact(address, name, company_id))
+                company, _ = await self.companies.resolve(address)
+                ids.append(await self.repo.contact(address, name, company.id if company else None))
         added = await self.repo.add_cc(ticket.id, ids)
         if added and not ctx.created_ticket:
             await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket.id,

@@ -30,7 +30,7 @@ class RulesStep:
         ticket = ctx.thread.ticket if ctx.thread else None
         event = "ticket_created" if ticket is None else "customer_replied"
         state, created_at = await self._state(ctx, ticket.id if ticket else None)
-        company, tier = await self.repo.company_brief(ctx.sender.company_id)
+        company, tier = ctx.sender.company_name, ctx.sender.company_tier
         # Deadlines run from when the mail was written, as the ticket's dates do; never from the future.
         at = min(ctx.parsed.date or ctx.accepted_at, ctx.accepted_at)
         facts = MailFacts(ctx.parsed, ctx.mailbox.name, company, tier, state, at,

@@ -11,7 +11,7 @@ from mailhelpdesk.companies.domains import (
 )
 from mailhelpdesk.domain.outcomes import CONTINUE, Hold, Outcome
 from mailhelpdesk.pipeline.context import MailContext, SenderInfo
-from mailhelpdesk.store.repository import Repository
+from mailhelpdesk.store.repository import CompanyRef, Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +20,8 @@ class CompanyResolver:
     freemail: FreemailList
     auto_create: bool
 
-    async def resolve(self, address: str) -> tuple[int | None, str]:
-        """The company id for an address and a short reason for the decision."""
+    async def resolve(self, address: str) -> tuple[CompanyRef | None, str]:
+        """The company of an address and a short reason for the decision."""
         domain = domain_of(address)
         if self.freemail.contains(domain):
             return None, f"free-mail domain {domain}"
@@ -52,7 +52,8 @@ class SenderStep:
             return CONTINUE
         if not email:  # checked here, not at parse: a bounce from "<>" still reaches its ticket
             return Hold("no sender address (From, Sender, Reply-To and Return-Path are missing or invalid)")
-        company_id, reason = await self.companies.resolve(email)
-        contact_id = await self.repo.contact(email, name, company_id)
-        ctx.sender = SenderInfo(email, name, contact_id, company_id, reason)
+        company, reason = await self.companies.resolve(email)
+        contact_id = await self.repo.contact(email, name, company.id if company else None)
+        ctx.sender = SenderInfo(email, name, contact_id, company.id if company else None, reason,
+                                company.name if company else "", company.tier if company else "")
         return CONTINUE

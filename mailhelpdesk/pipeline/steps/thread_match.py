@@ -78,7 +78,7 @@ class ThreadMatchStep:
         if ticket.company_id is None:
             return False
         company = await self.repo.company_for_domains(parent_domains(domain_of(sender)))
-        return company == ticket.company_id
+        return company is not None and company.id == ticket.company_id
 
     async def _by_subject(self, ctx: MailContext) -> ThreadMatch | None:
         mail = ctx.parsed
