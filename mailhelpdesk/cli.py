@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
             return serve(settings)
         if args.command == "rules":  # needs no database
-            return _rules_check(args, settings, out)
+            return _rules_command(args, settings, out)
         return asyncio.run(_dispatch(args, settings, out, err))
     except ConfigError as exc:
         err.write(f"mailhelpdesk: error: {exc}\n")
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return 130
 
 
-def _rules_check(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+def _rules_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from mailhelpdesk.commands.rules import check_rules, test_rules
 
     if args.action == "test":

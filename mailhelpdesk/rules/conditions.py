@@ -97,7 +97,7 @@ class _Match:
 
     name: str
     expected: str
-    check: Callable[[Any], tuple[tuple[str, str], ...] | None]
+    check: "Check"
 
 
 def _text(value: Any) -> str:
@@ -110,31 +110,28 @@ def _captures(match: re.Match[str] | None) -> tuple[tuple[str, str], ...] | None
     return tuple((k, v) for k, v in match.groupdict().items() if v is not None)
 
 
-def _equals(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
-    folded = {w.casefold() for w in wanted}
-    return lambda seen: () if _text(seen) in folded else None
+Check = Callable[[Any], tuple[tuple[str, str], ...] | None]
+
+# How each text matcher compares the folded value with the folded words (any word may match).
+_TEXT_TESTS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
+    "equals": lambda seen, words: seen in words,
+    "in": lambda seen, words: seen in words,
+    "contains": lambda seen, words: any(w in seen for w in words),
+    "starts_with": lambda seen, words: seen.startswith(words),
+    "ends_with": lambda seen, words: seen.endswith(words),
+}
 
 
-def _contains(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
-    folded = [w.casefold() for w in wanted]
-    return lambda seen: () if any(w in _text(seen) for w in folded) else None
+def _text_check(name: str, wanted: list[str]) -> Check:
+    test, folded = _TEXT_TESTS[name], tuple(w.casefold() for w in wanted)
+    return lambda seen: () if test(_text(seen), folded) else None
 
 
-def _starts(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
-    folded = tuple(w.casefold() for w in wanted)
-    return lambda seen: () if _text(seen).startswith(folded) else None
-
-
-def _ends(wanted: list[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
-    folded = tuple(w.casefold() for w in wanted)
-    return lambda seen: () if _text(seen).endswith(folded) else None
-
-
-def _regex(pattern: re.Pattern[str]) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+def _regex(pattern: re.Pattern[str]) -> Check:
     return lambda seen: _captures(pattern.search("" if seen is None else str(seen)))
 
 
-def _compare(op: str, limit: float | timedelta) -> Callable[[Any], tuple[tuple[str, str], ...] | None]:
+def _compare(op: str, limit: float | timedelta) -> Check:
     tests: dict[str, Callable[[Any, Any], bool]] = {
         "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
     }
@@ -295,8 +292,7 @@ def _matcher(reader: Reader, spec: FieldSpec, name: str, node: yaml.Node) -> _Ma
     words = _words(reader, node, f"{name} on {spec.name}")
     if not words:
         return None
-    build = {"equals": _equals, "in": _equals, "contains": _contains, "starts_with": _starts, "ends_with": _ends}
-    return _Match(name, ", ".join(words), build[name](words))
+    return _Match(name, ", ".join(words), _text_check(name, words))
 
 
 def _words(reader: Reader, node: yaml.Node, what: str) -> list[str]:
