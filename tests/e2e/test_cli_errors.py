@@ -1,5 +1,6 @@
 """A wrong command line gets exactly one line on stderr and exit code 2: no usage dump, no traceback."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,21 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
 
     assert result.returncode != 0, result.describe()
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.describe()
+
+
+def test_output_cut_short_by_the_reader_is_not_an_error(helpdesk: Helpdesk, tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for n in range(300):
+        mail = f"From: u{n}@acme.com\nSubject: Request {n}\nMessage-ID: <m{n}@acme.com>\n\nhi\n"
+        (inbox / f"{n}.eml").write_text(mail)
+    helpdesk.ingest(inbox)
+    reader = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    writer = helpdesk.popen("tickets", "list", "--limit", "300", stdout=reader.stdin, stderr=subprocess.PIPE)
+    assert reader.stdin is not None
+    reader.stdin.close()
+    _, stderr = writer.communicate(timeout=60)
+    reader.wait(timeout=60)
+
+    assert writer.returncode == 0
+    assert b"Traceback" not in stderr and b"BrokenPipe" not in stderr
