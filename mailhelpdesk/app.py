@@ -22,6 +22,9 @@ from mailhelpdesk.rules.current import CurrentRules
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.store.repository import Repository
+from mailhelpdesk.store.rule_writes import RuleWriter
+from mailhelpdesk.store.timers import TimerStore
+from mailhelpdesk.timer_job import TimerJob
 
 
 def utc_now() -> datetime:
@@ -36,10 +39,13 @@ class Runtime:
     pipeline: Pipeline
     intake: Intake
     rules: CurrentRules
+    timers: TimerJob
 
 
 def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
     repo = Repository()
+    timers = TimerStore()
+    writer = RuleWriter(repo, timers)
     signer = Signer(settings.secret_key)
     freemail = load_freemail(settings.freemail_file, settings.freemail_extra)
     companies = CompanyResolver(repo, freemail, settings.auto_create_companies)
@@ -54,10 +60,11 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         ThreadMatchStep(repo, signer, settings.subject_match_days),
         SenderStep(repo, companies),
         RulesStep(repo, rules),
-        PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start),
+        PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start, writer),
     )
     pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
-    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules)
+    timer_job = TimerJob(repo, timers, writer, rules)
+    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job)
 
 
 @asynccontextmanager

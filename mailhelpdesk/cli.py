@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create or upgrade the database schema")
     explain = sub.add_parser("explain", help="the story of a ticket: threading, rules that fired or nearly did, SLA")
     explain.add_argument("number", type=_positive_int)
+    timers = sub.add_parser("timers", help="fire the SLA warnings, breaches and timed rules that are due, once "
+                            "(serve does this every timer_interval seconds)")
+    timers.add_argument("--at", type=_iso_time, help="as if it were this time (ISO 8601; without an offset: UTC); "
+                        "default: now")
     rules = sub.add_parser("rules", help="check the rules file")
     rsub = rules.add_subparsers(dest="action", required=True, parser_class=_Parser)
     rcheck = rsub.add_parser("check", help="validate a rules file; each problem as file:line:column: message")
@@ -97,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     rtest.add_argument("--at", type=_iso_time, help="when it arrives (ISO 8601; without an offset: in the SLA "
                        "calendar's time zone); default: its Date header")
     rtest.add_argument("--mailbox", help="the mailbox it arrives in (default: default_mailbox)")
+    replay = sub.add_parser("replay", help="what a new rules file would change: the stored mail replayed with both")
+    replay.add_argument("--rules", type=Path, required=True, help="the new rules file")
+    replay.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    replay.add_argument("--keep", type=Path, metavar="DIR", help="keep the two scratch databases in DIR")
     return parser
 
 
@@ -119,6 +127,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return serve(settings)
         if args.command == "rules":  # needs no database
             return _rules_command(args, settings, out)
+        if args.command == "replay":  # opens the real and the scratch databases itself, one at a time
+            from mailhelpdesk.commands.replay import replay_command
+
+            return asyncio.run(replay_command(settings, args.rules, args.format, args.keep, out, err))
         return asyncio.run(_dispatch(args, settings, out, err))
     except ConfigError as exc:
         err.write(f"mailhelpdesk: error: {exc}\n")
@@ -160,6 +172,15 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO, e
 
 
 Handler = Callable[[Runtime, argparse.Namespace, TextIO, TextIO], Awaitable[int]]
+
+
+async def _timers(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    runtime.rules.load()
+    at = args.at or datetime.now(UTC)
+    tally = await runtime.timers.run(at if at.tzinfo else at.replace(tzinfo=UTC))
+    out.write(", ".join(f"{n} {kind}" for kind, n in sorted(tally.items())) or "nothing due")
+    out.write("\n")
+    return 1 if tally.get("failed") else 0
 
 
 async def _ingest(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -271,4 +292,5 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("companies", "list"): _companies_list,
     ("migrate", None): _migrate,
     ("explain", None): _explain,
+    ("timers", None): _timers,
 }

@@ -47,6 +47,8 @@ class Settings:
     loop_token: str = "mailhelpdesk"
     own_addresses: tuple[str, ...] = field(default=())
     parse_workers: int | None = None  # None: one when the machine has two or more CPUs
+    timer_interval: int = 30  # seconds between runs of the timer job (SLA clocks, timed rules)
+    rules_reload_interval: int = 2  # seconds between looks at the rules file for changes; 0 = never
 
     def parse_worker_count(self) -> int:
         """Worker processes that parse ahead during ``ingest``."""
@@ -110,6 +112,7 @@ _SCALARS: dict[str, type] = {
     "database_url": str, "default_mailbox": str, "smtp_host": str, "smtp_port": int,
     "web_host": str, "web_port": int, "auto_create_companies": bool, "subject_match_days": int,
     "max_message_bytes": int, "ticket_number_start": int, "loop_token": str, "parse_workers": int,
+    "timer_interval": int, "rules_reload_interval": int,
 }
 _PATHS = ("data_dir", "rules_file", "freemail_file")
 
@@ -131,8 +134,9 @@ def _build(values: dict[str, Any]) -> Settings:
     for key in ("freemail_extra", "own_addresses"):
         if key in values:
             kwargs[key] = tuple(str(v).lower() for v in values[key] or ())
-    if kwargs.get("parse_workers", 0) < 0:
-        raise ConfigError(f"setting parse_workers: expected 0 or more, got {kwargs['parse_workers']}")
+    for key, lowest in (("parse_workers", 0), ("timer_interval", 1), ("rules_reload_interval", 0)):
+        if kwargs.get(key, lowest) < lowest:
+            raise ConfigError(f"setting {key}: expected {lowest} or more, got {kwargs[key]}")
     settings = Settings(**kwargs)
     if values.get("secret_key_file"):
         settings = replace(settings, secret_key=_read_secret(Path(str(values["secret_key_file"]))))

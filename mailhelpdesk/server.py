@@ -1,4 +1,4 @@
-"""``mailhelpdesk serve``: SMTP receiver, pipeline worker and web panel in one process.
+"""``mailhelpdesk serve``: SMTP receiver, pipeline worker, timers, rules reload and web panel in one process.
 
 Tortoise keeps its connection context in a ContextVar, so the database is opened in
 the main task before uvicorn starts; every task uvicorn and the SMTP server create
@@ -11,10 +11,11 @@ import logging
 
 import uvicorn
 
-from mailhelpdesk.app import build_runtime
+from mailhelpdesk.app import build_runtime, utc_now
 from mailhelpdesk.commands.companies import seed_companies
 from mailhelpdesk.config import Settings
 from mailhelpdesk.ingest.smtp import SmtpHandler, process_queue, start_smtp
+from mailhelpdesk.scheduler import start_scheduler
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.web.app import create_web_app
 
@@ -35,8 +36,10 @@ async def _serve(settings: Settings) -> None:
     handler = SmtpHandler(runtime.intake, {b.address: b.name for b in settings.mailboxes})
     worker = asyncio.create_task(process_queue(runtime.intake, handler.queue))
     smtp = await start_smtp(handler, settings.smtp_host, settings.smtp_port, settings.max_message_bytes)
+    scheduler = start_scheduler(runtime, utc_now)
 
     async def shutdown() -> None:
+        scheduler.shutdown(wait=False)
         smtp.close()
         await smtp.wait_closed()
         worker.cancel()

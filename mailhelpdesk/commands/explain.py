@@ -36,7 +36,7 @@ def _event_lines(event: Event, messages: dict[int | None, Message]) -> list[str]
     describe = _DESCRIBE.get(event.kind)
     text = describe(event.data) if describe else f"{event.kind} {event.data}"
     message = messages.get(event.inbound_id)  # type: ignore[attr-defined]
-    if event.kind in ("ticket.created", "message.customer_reply") and message is not None:
+    if event.kind in ("ticket.created", "message.customer_reply", "message.agent_reply") and message is not None:
         text += f" — mail <{message.message_id}> from {message.from_addr}"
     return [f"{when}  {text}"]
 
@@ -55,14 +55,42 @@ def _near(data: dict[str, Any]) -> str:
 
 
 def _policy(data: dict[str, Any]) -> str:
-    due = ", ".join(f"{d['target']} {_time(datetime.fromisoformat(d['due']))} ({d['how']})"
-                    for d in data.get("deadlines", []))
-    return f"SLA policy {data['policy'] or 'none'!r} ({data['reason']}): {due or 'no deadlines'}"
+    due = ", ".join(f"{d['target']} {_iso(d['due'])} ({d['how']})" for d in data.get("deadlines", []))
+    on = f" on {data['on']}" if data.get("on", "ticket_created") != "ticket_created" else ""
+    return f"SLA policy {data['policy'] or 'none'!r}{on} ({data['reason']}): {due or 'no deadlines'}"
+
+
+def _paused(data: dict[str, Any]) -> str:
+    return f"SLA clock stopped at {_iso(data['at'])} (status {data.get('status')})"
+
+
+def _resumed(data: dict[str, Any]) -> str:
+    stopped = _span(int(data.get("stopped_seconds", 0)))
+    return (f"SLA clock restarted at {_iso(data['at'])} (status {data.get('status')}): stopped since "
+            f"{_iso(data['paused_at'])}, {stopped} of SLA time; deadlines still ahead moved {stopped} later; "
+            f"stopped in all {_span(int(data.get('total_seconds', 0)))}")
+
+
+def _timer(data: dict[str, Any]) -> str:
+    if "due" in data:
+        word = "warning" if data["on"] == "sla_warning" else "breached"
+        return f"SLA {data['target']} {word} (due {_iso(data['due'])})"
+    return f"timer {data['on']} {data['target']} fired (counted from {_iso(data['since'])})"
+
+
+def _span(seconds: int) -> str:
+    hours, rest = divmod(seconds // 60, 60)
+    return f"{hours}h{rest:02d}m"
+
+
+def _iso(text: str) -> str:
+    return _time(datetime.fromisoformat(text))
 
 
 _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     "ticket.created": lambda d: f"ticket created in mailbox {d.get('mailbox')}; company: {d.get('company')}",
     "message.customer_reply": lambda d: f"customer reply, threaded by {d.get('signal')}: {d.get('detail', '')}",
+    "message.agent_reply": lambda d: f"agent reply, threaded by {d.get('signal')}: {d.get('detail', '')}",
     "ticket.reopened": lambda d: f"reopened: {d.get('from')} → {d.get('to')}",
     "ticket.cc_added": lambda d: f"contacts added to cc: {d.get('contacts')}",
     "message.auto_reply": lambda d: f"auto-reply attached as internal record: {d.get('reason')}",
@@ -70,6 +98,12 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     "rule.fired": _fired,
     "rule.near_miss": _near,
     "sla.policy": _policy,
+    "sla.paused": _paused,
+    "sla.resumed": _resumed,
+    "sla.warning": _timer,
+    "sla.breached": _timer,
+    "timer.fired": _timer,
+    "timer.failed": lambda d: f"timer {d.get('on')} {d.get('target')} failed: {d.get('error')}",
 }
 
 

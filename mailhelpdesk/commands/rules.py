@@ -54,15 +54,19 @@ def report_lines(run: DryRun, zone: tzinfo) -> list[str]:
     sender = run.mail.sender[1] if run.mail.sender else "(no sender)"
     lines = [f"mail: {run.mail.subject!r} from {sender}, mailbox {run.mailbox}, at {_when(run.at, zone)}",
              f"company: {run.company} (tier {run.tier})" if run.company else "company: none", "",
-             "rules on ticket_created:"]
-    lines += _rule_lines(run.decision)
-    state = run.decision.after
+             ]
+    for decision in run.result.decisions:
+        lines += [f"rules on {decision.event}:", *_rule_lines(decision)]
+    state, sla = run.result.after, run.result.sla
     lines += ["", f"result: urgency {state.urgency}, line {state.line}, team {state.team or '-'}, "
                   f"assignee {state.assignee or '-'}, status {state.status}, tags [{', '.join(sorted(state.tags))}]"]
     if state.spam:
         lines.append("spam: the mail would be ignored, no ticket")
-    lines.append(f"SLA policy: {run.policy.name if run.policy else 'none'} ({run.policy_reason})")
-    lines += [f"  {d.target:<15} {_when(d.due, zone)}  {d.how}" for d in run.deadlines]
+    lines.append(f"SLA policy: {sla.policy.name if sla.policy else 'none'} ({sla.reason})")
+    lines += [f"  {d.target:<15} {_when(d.due, zone)}  {d.how}" + (f"; warning {_when(d.warn, zone)}" if d.warn else "")
+              for d in sla.deadlines]
+    if sla.clock is not None:
+        lines.append(f"SLA clock: stopped (status {state.status})")
     for label, values in (("would notify", state.notify), ("would send", state.templates),
                           ("internal note", state.notes)):
         lines += [f"{label}: {v}" for v in values]

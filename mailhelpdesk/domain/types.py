@@ -11,6 +11,12 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+# A customer's reply reopens a ticket in these statuses.
+REOPENED_BY_REPLY = frozenset((TicketStatus.PENDING.value, TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value))
+# Statuses with no SLA clock: the work is done.
+DONE_STATUSES = frozenset((TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value))
+
+
 class Urgency(StrEnum):
     LOW = "low"
     NORMAL = "normal"

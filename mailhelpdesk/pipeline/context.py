@@ -8,9 +8,8 @@ from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Outcome
 from mailhelpdesk.domain.types import ThreadSignal
 from mailhelpdesk.pipeline.parse import ParsedMail
-from mailhelpdesk.rules.engine import Decision
-from mailhelpdesk.sla.deadlines import Deadline
-from mailhelpdesk.store.repository import TicketRef
+from mailhelpdesk.rules.result import RulesResult
+from mailhelpdesk.store.repository import StoredTicket, TicketRef
 
 
 @dataclass(slots=True)
@@ -31,16 +30,6 @@ class SenderInfo:
     company_tier: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RulesResult:
-    """What the rules decided for this mail, for ``persist`` to write."""
-
-    decision: Decision
-    policy: str  # the SLA policy's name, '' if none applies
-    policy_reason: str
-    deadlines: tuple[Deadline, ...]
-
-
 @dataclass(slots=True)
 class MailContext:
     inbound_id: int
@@ -53,7 +42,10 @@ class MailContext:
     bounce: str = ""  # why it is a bounce, '' if not
     thread: ThreadMatch | None = None
     sender: SenderInfo | None = None
-    rules: RulesResult | None = None
+    rules: RulesResult | None = None  # what the rules decided, for ``persist`` to write
+    rules_at: datetime | None = None  # the moment the rules ran for (the mail's date, never the future)
+    stored_ticket: StoredTicket | None = None  # the replied-to ticket as the rules saw it
+    from_agent: bool = False  # a team member's reply on a ticket
     ticket_number: int | None = None
     created_ticket: bool = False
     notes: list[str] = field(default_factory=list)

@@ -11,7 +11,7 @@
       deadline: {resolution: 4h} # set a deadline (from now, in the policy's time), or shift one: {resolution: +2h}
       escalate: true             # to the next line
       notify: network            # mail the team
-      template: ack_vip          # send this template to the customer
+      template: acknowledgement  # send this template to the customer
       note: "Check the status page first"   # internal note on the ticket
       spam: true                 # ignore the mail, no ticket
       stop: true                 # no later rule runs for this event

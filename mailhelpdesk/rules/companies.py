@@ -55,6 +55,7 @@ def read_companies(reader: Reader, node: yaml.Node | None) -> list[CompanySeed]:
 def _from_file(reader: Reader, node: yaml.ScalarNode) -> list[CompanySeed]:
     path = reader.path.parent / str(node.value).strip()
     inner = Reader(path)
+    reader.included.append(path)
     root = compose_file(path, inner)
     seeds = read_companies(inner, _key(root, "companies")) if isinstance(root, yaml.MappingNode) else []
     if isinstance(root, yaml.SequenceNode):

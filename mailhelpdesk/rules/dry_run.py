@@ -10,11 +10,12 @@ from datetime import datetime
 from mailhelpdesk.companies.domains import FreemailList, domain_of, parent_domains
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.pipeline.parse import ParsedMail
-from mailhelpdesk.rules.engine import Decision, TicketState, evaluate
+from mailhelpdesk.rules.engine import Decision, TicketState
 from mailhelpdesk.rules.facts import MailFacts
+from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.rules.sla import SlaPolicy
-from mailhelpdesk.sla.deadlines import Deadline, choose_policy, compute_deadlines
+from mailhelpdesk.sla.deadlines import Deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +25,20 @@ class DryRun:
     company: str
     tier: str
     at: datetime
-    decision: Decision
-    policy: SlaPolicy | None
-    policy_reason: str
-    deadlines: tuple[Deadline, ...]
+    result: RulesResult
+
+    @property
+    def decision(self) -> Decision:
+        """The ``ticket_created`` decision (``result`` also has ``status_changed``'s, if any)."""
+        return self.result.decisions[0]
+
+    @property
+    def policy(self) -> SlaPolicy | None:
+        return self.result.sla.policy
+
+    @property
+    def deadlines(self) -> tuple[Deadline, ...]:
+        return self.result.sla.deadlines
 
 
 def dry_run(ruleset: RuleSet, mail: ParsedMail, box: MailboxSettings, at: datetime,
@@ -36,10 +47,7 @@ def dry_run(ruleset: RuleSet, mail: ParsedMail, box: MailboxSettings, at: dateti
     calendar = ruleset.sla_calendar
     start = TicketState(line=box.line, team=box.team)
     facts = MailFacts(mail, box.name, company, tier, start, at, calendar, created_at=at)
-    decision = evaluate(ruleset, "ticket_created", facts, start)
-    policy, reason = choose_policy(ruleset, decision.after, tier)
-    deadlines = compute_deadlines(ruleset, policy, decision.after, at) if policy else ()
-    return DryRun(mail, box.name, company, tier, at, decision, policy, reason, deadlines)
+    return DryRun(mail, box.name, company, tier, at, run_rules(ruleset, "ticket_created", facts, start, tier, at))
 
 
 def company_of(ruleset: RuleSet, address: str, freemail: FreemailList) -> tuple[str, str]:

@@ -10,7 +10,7 @@
 each as ``file:line:column: message``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,8 +21,9 @@ from mailhelpdesk.rules.calendars import read_calendars
 from mailhelpdesk.rules.companies import CompanySeed, read_companies
 from mailhelpdesk.rules.conditions import AllOf, Condition, read_when
 from mailhelpdesk.rules.sla import SlaSection, read_sla
-from mailhelpdesk.rules.source import Problem, Reader, compose_file
+from mailhelpdesk.rules.source import Problem, Reader, compose_file, format_duration
 from mailhelpdesk.rules.teams import Line, Team, read_lines, read_teams
+from mailhelpdesk.rules.template_names import known_templates
 from mailhelpdesk.sla.calendar import BusinessCalendar
 
 EVENTS = ("ticket_created", "customer_replied", "agent_replied", "status_changed", "sla_warning", "sla_breached")
@@ -36,8 +37,13 @@ class Trigger:
     event: str
     after: timedelta | None = None  # for pending_for / no_update_for
 
+    @property
+    def label(self) -> str:
+        """The duration as written for a timed trigger ("5d"), '' for an event."""
+        return format_duration(self.after) if self.after is not None else ""
+
     def __str__(self) -> str:
-        return f"{self.event} {self.after}" if self.after is not None else self.event
+        return f"{self.event} {self.label}" if self.after is not None else self.event
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +72,30 @@ class RuleSet:
     sla: SlaSection = field(default_factory=lambda: SlaSection("", ()))
     companies: tuple[CompanySeed, ...] = ()
     rules: tuple[Rule, ...] = ()
+    sources: tuple[Path, ...] = ()  # every file read: the rules file and those it names
 
     @property
     def sla_calendar(self) -> BusinessCalendar | None:
         """The calendar named in ``sla.calendar``: local times and business hours of conditions."""
         return self.calendars.get(self.sla.calendar)
 
+    def is_agent(self, address: str) -> bool:
+        """A member of some team: mail from them on a ticket is an agent's reply."""
+        wanted = address.lower()
+        return any(wanted == m.lower() for team in self.teams.values() for m in team.members)
+
     def rules_for(self, event: str) -> list[Rule]:
         return [r for r in self.rules if any(t.event == event for t in r.triggers)]
+
+    def timed_triggers(self) -> list[Trigger]:
+        """The distinct ``pending_for`` / ``no_update_for`` triggers, for the timer job."""
+        return list(dict.fromkeys(t for r in self.rules for t in r.triggers if t.after is not None))
+
+    def for_trigger(self, trigger: Trigger) -> "RuleSet":
+        """These rules with only the rules of one timed trigger (and ``status_changed``'s) listening."""
+        kept = tuple(r for r in self.rules if trigger in r.triggers or any(t.event == "status_changed"
+                                                                           for t in r.triggers))
+        return replace(self, rules=tuple(_only(r, trigger) for r in kept))
 
     def summary(self) -> str:
         counts = (("calendar", len(self.calendars)), ("team", len(self.teams)),
@@ -83,6 +105,12 @@ class RuleSet:
 
 def _plural(name: str) -> str:
     return {"SLA policy": "SLA policies", "company": "companies"}.get(name, name + "s")
+
+
+def _only(rule: Rule, trigger: Trigger) -> Rule:
+    """The rule without its other timed triggers: ``pending_for 5d`` must not run ``pending_for 10d`` rules."""
+    triggers = tuple(t for t in rule.triggers if t == trigger or t.after is None)
+    return rule if triggers == rule.triggers else replace(rule, triggers=triggers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +135,11 @@ def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node]) -> RuleSet
     calendars = read_calendars(reader, sections["calendars"]) if "calendars" in sections else {}
     teams = read_teams(reader, sections.get("teams"))
     sla = read_sla(reader, sections.get("sla"), set(calendars))
-    names = Names(frozenset(teams), frozenset(p.name for p in sla.policies))
+    names = Names(frozenset(teams), frozenset(p.name for p in sla.policies), known_templates(path.parent))
     rules = _rules(reader, sections.get("rules"), names)
-    return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla,
-                   tuple(read_companies(reader, sections.get("companies"))), rules)
+    companies = tuple(read_companies(reader, sections.get("companies")))
+    return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla, companies, rules,
+                   (path, *reader.included))
 
 
 def _rules(reader: Reader, node: yaml.Node | None, names: Names) -> tuple[Rule, ...]:

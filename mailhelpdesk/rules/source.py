@@ -31,6 +31,7 @@ class Reader:
 
     path: Path
     problems: list[Problem] = field(default_factory=list)
+    included: list[Path] = field(default_factory=list)  # other files read (companies: file.yaml)
     _keys: dict[int, yaml.Node] = field(default_factory=dict)  # value node id -> its key node, for positions
 
     def error(self, node: yaml.Node | None, message: str) -> None:
@@ -122,6 +123,17 @@ def parse_duration(text: str) -> timedelta | None:
         return None
     weeks, days, hours, minutes = (int(g) if g else 0 for g in match.groups())
     return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+
+
+def format_duration(amount: timedelta) -> str:
+    """The shortest text ``parse_duration`` reads back as ``amount`` (whole minutes)."""
+    minutes = int(amount.total_seconds()) // 60
+    parts = []
+    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60), ("m", 1)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0m"
 
 
 def suggestion(name: str, options: Collection[str]) -> str:

@@ -14,6 +14,8 @@ class Deadline:
     target: str
     due: datetime
     how: str  # "2h business time (office)", "set by rule X"…
+    warn: datetime | None = None  # when the SLA warning is due
+
 
 
 def choose_policy(ruleset: RuleSet, state: TicketState, tier: str) -> tuple[SlaPolicy | None, str]:
@@ -26,17 +28,27 @@ def choose_policy(ruleset: RuleSet, state: TicketState, tier: str) -> tuple[SlaP
     return policy, f"first policy for tier {tier or '-'!r} and urgency {state.urgency!r}"
 
 
-def compute_deadlines(ruleset: RuleSet, policy: SlaPolicy, state: TicketState, at: datetime) -> tuple[Deadline, ...]:
-    calendar = ruleset.calendars.get(policy.calendar) if policy.business_time else None
+def policy_calendar(ruleset: RuleSet, policy: SlaPolicy) -> BusinessCalendar | None:
+    """The calendar the policy's clock runs in; ``None`` for plain clock time."""
+    return ruleset.calendars.get(policy.calendar) if policy.business_time else None
+
+
+def compute_deadlines(ruleset: RuleSet, policy: SlaPolicy, state: TicketState, at: datetime,
+                      starts: dict[str, datetime] | None = None) -> tuple[Deadline, ...]:
+    """Deadlines counted from ``at``, or per target from ``starts`` (a recomputation keeps
+    first response and resolution running from when the ticket started)."""
+    calendar = policy_calendar(ruleset, policy)
     kind = f"business time ({policy.calendar})" if calendar else "clock time"
-    due = {t: Deadline(t, _add(calendar, at, amount), f"{_duration(amount)} {kind}")
-           for t, amount in policy.targets.items()}
+    spans = {t: (starts.get(t, at) if starts else at, amount, f"{_duration(amount)} {kind}")
+             for t, amount in policy.targets.items()}
     for change in state.deadlines:
-        base = due[change.target].due if change.shift and change.target in due else at
-        verb = "shifted" if change.shift and change.target in due else "set"
-        due[change.target] = Deadline(change.target, _add(calendar, base, change.amount),
-                                      f"{verb} by a rule: {'+' if change.shift else ''}{_duration(change.amount)}")
-    return tuple(sorted(due.values(), key=lambda d: d.due))
+        shifted = change.shift and change.target in spans
+        start, base = spans[change.target][:2] if shifted else (at, timedelta(0))
+        spans[change.target] = (start, base + change.amount, f"{'shifted' if shifted else 'set'} by a rule: "
+                                f"{'+' if change.shift else ''}{_duration(change.amount)}")
+    due = [Deadline(t, _add(calendar, start, amount), how, _add(calendar, start, amount - policy.warning.lead(amount)))
+           for t, (start, amount, how) in spans.items()]
+    return tuple(sorted(due, key=lambda d: d.due))
 
 
 def _add(calendar: BusinessCalendar | None, start: datetime, amount: timedelta) -> datetime:

@@ -92,12 +92,19 @@ class Ticket(Model):
     closed_at = fields.DatetimeField(null=True)
     assignee = fields.CharField(max_length=320, default="")
     tags: fields.JSONField[Any] = fields.JSONField(default=list)
-    sla_policy = fields.CharField(max_length=200, default="")
+    sla_policy = fields.CharField(max_length=200, default="")  # the policy in force
+    # The policy a rule chose; '' = by urgency and tier.
+    sla_policy_rule = fields.CharField(max_length=200, default="", db_default="")
     # Deadlines, indexed so timers only look at tickets that are due.
     first_response_due = fields.DatetimeField(null=True, db_index=True)
     next_response_due = fields.DatetimeField(null=True, db_index=True)
     update_due = fields.DatetimeField(null=True, db_index=True)
     resolution_due = fields.DatetimeField(null=True, db_index=True)
+    # When the status last changed: timed rules (pending_for) count from it.
+    status_since = fields.DatetimeField(null=True)
+    # The SLA clock: stopped since (while in a pausing status), and business time stopped so far.
+    sla_paused_at = fields.DatetimeField(null=True)
+    sla_paused_seconds = fields.IntField(default=0, db_default=0)
     messages: fields.ReverseRelation["Message"]
 
     class Meta:
@@ -171,6 +178,28 @@ class Event(Model):
 
     class Meta:
         table = "event"
+
+
+class TicketTimer(Model):
+    """A moment a ticket's rules must run: an SLA warning or breach, or a timed trigger that fired.
+
+    SLA rows are written with their deadlines and claimed by setting ``fired_at`` in a
+    conditional UPDATE; timed-trigger rows are inserted when they fire. Either way the
+    unique key makes each (ticket, event, target, moment) fire once, whatever the processes.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="timers", on_delete=fields.CASCADE
+    )
+    event = fields.CharField(max_length=20)
+    target = fields.CharField(max_length=50)
+    due_at = fields.DatetimeField(db_index=True)
+    fired_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "ticket_timer"
+        unique_together = (("ticket", "event", "target", "due_at"),)
 
 
 # Every Inbound column but the raw bytes: for listings that must not load whole messages.

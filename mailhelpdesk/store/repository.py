@@ -3,7 +3,7 @@
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
@@ -11,8 +11,9 @@ from tortoise.expressions import F
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
-from mailhelpdesk.domain.types import InboundState, TicketStatus
+from mailhelpdesk.domain.types import Direction, InboundState, TicketStatus, Visibility
 from mailhelpdesk.rules.engine import TicketState
+from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.models import (
     INBOUND_SUMMARY_FIELDS,
     Company,
@@ -44,6 +45,25 @@ class TicketRef:
     status: str
     company_id: int | None
     requester_email: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTicket:
+    """A ticket as rules and SLA clocks see it."""
+
+    id: int
+    number: int
+    state: TicketState
+    policy: str  # the SLA policy in force
+    mailbox: str
+    company: str
+    tier: str
+    created_at: datetime
+    updated_at: datetime
+    status_since: datetime
+    paused_at: datetime | None  # the SLA clock is stopped since then
+    paused: timedelta  # SLA time stopped so far
+    dues: dict[str, datetime | None]  # SLA target → due
 
 
 class Repository:
@@ -240,17 +260,22 @@ class Repository:
 
     # --- tickets -------------------------------------------------------------------------
 
-    async def ticket_rule_state(self, ticket_id: int) -> tuple[TicketState, datetime]:
-        """The fields rules look at and change, and when the ticket was created."""
+    async def stored_ticket(self, ticket_id: int) -> StoredTicket | None:
+        """What rules and SLA clocks need of a stored ticket, with its company, in one query."""
         row = await self._sql.first(
-            'SELECT "urgency", "line", "team", "assignee", "status", "tags", "sla_policy", "created_at"'
-            ' FROM "ticket" WHERE "id" = ?', ticket_id,
+            f'SELECT {_columns(_STORED_FIELDS, "t")}, c."name", c."tier" FROM "ticket" t'
+            ' LEFT JOIN "company" c ON c."id" = t."company_id" WHERE t."id" = ?', ticket_id,
         )
-        assert row is not None, f"ticket {ticket_id} was matched in this transaction"
-        urgency, line, team, assignee, status, tags, policy, created = row
-        state = TicketState(urgency=str(urgency), line=int(line), team=str(team), assignee=str(assignee),
-                            status=str(status), tags=frozenset(from_json(tags) or ()), sla_policy=str(policy))
-        return state, from_db_datetime(created)
+        return _stored_ticket(row) if row is not None else None
+
+    async def latest_customer_mail(self, ticket_id: int) -> bytes | None:
+        """The raw bytes of the ticket's latest public inbound message: what timed rules look at."""
+        row = await self._sql.first(
+            'SELECT i."raw_message" FROM "message" m JOIN "inbound" i ON i."id" = m."inbound_id"'
+            ' WHERE m."ticket_id" = ? AND m."direction" = ? AND m."visibility" = ? ORDER BY m."id" DESC LIMIT 1',
+            ticket_id, Direction.INBOUND.value, Visibility.PUBLIC.value,
+        )
+        return bytes(row[0]) if row is not None else None
 
     async def next_ticket_number(self, start: int) -> int:
         rows = _flat(await Ticket.annotate(top=Max("number")).values_list("top", flat=True))
@@ -323,10 +348,16 @@ class Repository:
 
 
 _TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
-                  "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "first_response_due",
-                  "next_response_due", "update_due", "resolution_due")
-_TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": "", "first_response_due": None,
-                                    "next_response_due": None, "update_due": None, "resolution_due": None}
+                  "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "sla_policy_rule",
+                  "first_response_due", "next_response_due", "update_due", "resolution_due", "status_since",
+                  "sla_paused_at", "sla_paused_seconds")
+_TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": "", "sla_policy_rule": "",
+                                    "first_response_due": None,
+                                    "next_response_due": None, "update_due": None, "resolution_due": None,
+                                    "status_since": None, "sla_paused_at": None, "sla_paused_seconds": 0}
+_STORED_FIELDS = ("id", "number", "sla_policy", "urgency", "line", "team", "assignee", "status", "tags",
+                  "sla_policy_rule", "mailbox", "created_at", "updated_at", "status_since", "sla_paused_at",
+                  "sla_paused_seconds", *DUE_COLUMNS.values())
 _MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_reply_to", "references", "direction",
                    "visibility", "from_name", "from_addr", "to", "cc", "subject", "date", "text", "reply_text", "html",
                    "html_sanitized", "flags", "thread_signal")
@@ -342,8 +373,30 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def _columns(names: Sequence[str]) -> str:
-    return ", ".join(f'"{n}"' for n in names)
+def _columns(names: Sequence[str], table: str = "") -> str:
+    prefix = f"{table}." if table else ""
+    return ", ".join(f'{prefix}"{n}"' for n in names)
+
+
+def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":
+    values = dict(zip((*_STORED_FIELDS, "company", "tier"), row, strict=True))
+    state = TicketState(urgency=str(values["urgency"]), line=int(values["line"]), team=str(values["team"]),
+                        assignee=str(values["assignee"]), status=str(values["status"]),
+                        tags=frozenset(from_json(values["tags"]) or ()), sla_policy=str(values["sla_policy_rule"]))
+    created = from_db_datetime(values["created_at"])
+    return StoredTicket(
+        id=int(values["id"]), number=int(values["number"]), state=state, policy=str(values["sla_policy"]),
+        mailbox=str(values["mailbox"]),
+        company=str(values["company"] or ""), tier=str(values["tier"] or ""), created_at=created,
+        updated_at=from_db_datetime(values["updated_at"]),
+        status_since=_moment(values["status_since"]) or created,
+        paused_at=_moment(values["sla_paused_at"]), paused=timedelta(seconds=int(values["sla_paused_seconds"] or 0)),
+        dues={target: _moment(values[column]) for target, column in DUE_COLUMNS.items()},
+    )
+
+
+def _moment(value: Any) -> datetime | None:
+    return from_db_datetime(value) if value is not None else None
 
 
 def _flat(rows: Any) -> list[Any]:

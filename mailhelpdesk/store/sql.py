@@ -81,6 +81,14 @@ class Sql:
             return int(row["id"])
         return int(await client.execute_insert(sql, [_sqlite_value(p) for p in params]))
 
+    async def insert_if_new(self, sql: str, *params: Any) -> bool:
+        """An ``INSERT … ON CONFLICT DO NOTHING``; True if it added the row. (On PostgreSQL the
+        driver reports an INSERT's OID where the row count should be, so ask for the row back.)"""
+        client, postgres = self._client()
+        if postgres:
+            return await client.execute_insert(_numbered(sql + " RETURNING id"), list(params)) is not None
+        return int((await client.execute_query(sql, [_sqlite_value(p) for p in params]))[0]) == 1
+
     async def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """The same INSERT for several rows, one statement each, inside the current transaction."""
         for row in rows:
@@ -90,4 +98,6 @@ class Sql:
 
 def _sqlite_value(value: Any) -> Any:
     # The ORM stores SQLite datetimes as ISO text with a space; compare and sort as such.
-    return value.isoformat(" ") if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).isoformat(" ")
+    return value

@@ -27,7 +27,7 @@ def test_explain_tells_the_story_of_a_ruled_ticket(helpdesk: Helpdesk, inbox: Pa
         "company Acme Corporation (tier vip), requester ivan@acme.com, mailbox support, SLA policy VIP critical"]
     story = "\n".join(lines)
     assert "rule 'VIP customers' on ticket_created (rules file line 96): company_tier equals 'vip' (seen 'vip')" \
-           " → urgency: normal → high; line: 1 → 2; templates: [] → [ack_vip]" in story
+           " → urgency: normal → high; line: 1 → 2; notify: [] → [dispatch]" in story
     assert "rule 'Outage' on ticket_created (rules file line 101): subject contains" in story
     assert "SLA policy 'VIP critical' (first policy for tier 'vip' and urgency 'critical'): " \
            "first_response 2026-11-16 07:45 UTC (30m clock time)" in story

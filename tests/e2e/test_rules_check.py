@@ -71,11 +71,12 @@ def test_rules_test_shows_fields_deadlines_and_why(helpdesk: Helpdesk) -> None:
     assert lines[:3] == ["mail: 'Сервер не работает' from ivan@eu.acme.com, mailbox support, "
                          "at 2026-11-23 10:15 MSK (Mon)", "company: Acme Corporation (tier vip)", ""]
     assert "  fired  VIP customers (line 96)" in lines
-    assert "           urgency: high → critical; tags: [] → [outage]; notify: [] → [network]" in lines
+    assert "           urgency: high → critical; tags: [] → [outage]; notify: [dispatch] → [dispatch, network]" in lines
     assert "result: urgency critical, line 2, team -, assignee -, status new, tags [outage]" in lines
     assert "SLA policy: VIP critical (first policy for tier 'vip' and urgency 'critical')" in lines
-    assert "  first_response  2026-11-23 10:45 MSK (Mon)  30m clock time" in lines
-    assert lines[-2:] == ["would notify: network", "would send: ack_vip"]
+    assert "  first_response  2026-11-23 10:45 MSK (Mon)  30m clock time; warning 2026-11-23 10:35 MSK (Mon)" \
+        in lines
+    assert lines[-2:] == ["would notify: dispatch", "would notify: network"]
     assert not helpdesk.data_dir.exists()
 
 

@@ -54,13 +54,13 @@ def mail(
 
 
 def reply_to(original: bytes, *, sender: str = "Ann Example <ann@acme.com>", subject: str | None = None,
-             body: str = "Any news?\n", cc: str | None = None) -> bytes:
+             body: str = "Any news?\n", cc: str | None = None, date: datetime | None = None) -> bytes:
     """A reply that threads by In-Reply-To/References, like every real mail client."""
     parent = message_from_bytes(original, policy=policy.default)
     parent_id = str(parent["Message-ID"])
     chain = [*str(parent.get("References", "")).split(), parent_id]
     return mail(subject or f"Re: {parent['Subject']}", sender=sender, cc=cc, body=body,
-                in_reply_to=parent_id, references=chain)
+                in_reply_to=parent_id, references=chain, date=date)
 
 
 def our_reply(rt: Runtime, number: int, *, to: str = "Ann Example <ann@acme.com>",

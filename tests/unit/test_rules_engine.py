@@ -134,7 +134,7 @@ def test_example_vip_outage_is_critical_with_the_vip_policy() -> None:
     state = result.decision.after
     assert (result.company, result.tier) == ("Acme Corporation", "vip")
     assert (state.urgency, state.line, state.tags, state.notify, state.templates) == (
-        "critical", 2, frozenset({"outage"}), ("network",), ("ack_vip",))
+        "critical", 2, frozenset({"outage"}), ("dispatch", "network"), ())
     assert result.policy is not None and result.policy.name == "VIP critical"
     due = {d.target: d.due for d in result.deadlines}
     assert due["first_response"] == MONDAY_10 + timedelta(minutes=30)  # clock time for VIP outages

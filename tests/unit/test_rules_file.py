@@ -118,6 +118,10 @@ def test_regex_keeps_named_captures(tmp_path: Path) -> None:
      "4:21: urgency must be one of critical, high, low, normal, not 'extreme'"),
     (RULE + "    then: {line: 5}\n", "4:18: line must be between 1 and 4, not 5"),
     (RULE + "    then: {team: nobody}\n", "4:18: unknown team 'nobody' (teams: none defined)"),
+    (RULE + "    then: {template: closing_requets}\n",
+     "4:22: unknown template 'closing_requets' (did you mean 'closing_request'?) (templates: acknowledgement, "
+     "agent_assigned, agent_new_ticket, agent_sla_breached, agent_sla_warning, assigned, closed_survey, "
+     "closing_request, escalated, reminder, reopened, waiting_for_reply)"),
     (RULE + "    when: {subject: {regex: '(unclosed'}}\n    then: {urgency: high}\n",
      "4:29: bad regular expression '(unclosed': missing ), unterminated subpattern at position 0"),
     (RULE + "    when: {subjet: x}\n    then: {urgency: high}\n",
@@ -175,3 +179,17 @@ def test_warnings_come_a_share_or_a_time_before_the_deadline(tmp_path: Path) -> 
     assert share.warning.lead(timedelta(hours=24)) == timedelta(hours=4, minutes=48)
     assert fixed.warning.lead(timedelta(hours=8)) == timedelta(minutes=30)
     assert fixed.warning.lead(timedelta(minutes=10)) == timedelta(minutes=10)  # never before the start
+
+
+def test_an_admin_template_next_to_the_rules_file_is_known(tmp_path: Path) -> None:
+    rule = RULE + "    then: {template: ack_vip}\n"
+    assert load(tmp_path, rule)[1] == ["4:22: unknown template 'ack_vip' (templates: acknowledgement, agent_assigned, "
+                                       "agent_new_ticket, agent_sla_breached, agent_sla_warning, assigned, "
+                                       "closed_survey, closing_request, escalated, reminder, reopened, "
+                                       "waiting_for_reply)"]
+    own = tmp_path / "templates" / "email" / "en"
+    own.mkdir(parents=True)
+    (own / "ack_vip.txt.j2").write_text("Dear VIP")
+    ruleset, problems = load(tmp_path, rule)
+    assert problems == [] and ruleset is not None
+    assert ruleset.rules[0].actions[0].value == "ack_vip"

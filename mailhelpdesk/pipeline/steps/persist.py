@@ -6,13 +6,14 @@ from typing import Any, Literal, Protocol
 
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
-from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
+from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Urgency, Visibility
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.reply_text import reply_text
-from mailhelpdesk.pipeline.steps.rule_effects import rule_events, rule_fields
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
+from mailhelpdesk.rules.effects import ticket_columns
 from mailhelpdesk.store.repository import Repository, TicketRef
+from mailhelpdesk.store.rule_writes import RuleWriter
 
 MAX_CC_PER_MESSAGE = 50
 
@@ -31,9 +32,6 @@ class AlwaysReopen:
         return "reopen"
 
 
-_REOPENING = frozenset((TicketStatus.CLOSED.value, TicketStatus.RESOLVED.value, TicketStatus.PENDING.value))
-
-
 @dataclass(frozen=True, slots=True)
 class PersistStep:
     repo: Repository
@@ -41,6 +39,7 @@ class PersistStep:
     our_addresses: frozenset[str]
     closed_policy: ClosedReplyPolicy
     ticket_number_start: int
+    writer: RuleWriter
     name: str = "persist"
 
     async def run(self, ctx: MailContext) -> Outcome:
@@ -65,22 +64,17 @@ class PersistStep:
             "subject": mail.subject or "(no subject)", "normalized_subject": normalize_subject(mail.subject),
             "status": TicketStatus.NEW.value, "urgency": Urgency.NORMAL.value, "line": box.line, "team": box.team,
             "mailbox": box.name, "company_id": sender.company_id, "requester_id": sender.contact_id,
-            "created_at": when, "updated_at": when,
+            "created_at": when, "updated_at": when, "status_since": when,
         }
         ticket = await self.repo.create_ticket(
-            sender.email, self.ticket_number_start, **{**fields, **rule_fields(ctx.rules, new_ticket=True)}
+            sender.email, self.ticket_number_start, **{**fields, **ticket_columns(ctx.rules, ctx.rules_at or when)}
         )
         data: dict[str, Any] = {"number": ticket.number, "mailbox": box.name, "company": sender.company_reason}
         if linked_from is not None:
             data["follows"] = linked_from.number
         await self.repo.event("ticket.created", data, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
-        await self._rule_events(ctx, ticket, new_ticket=True)
+        await self.writer.record(ticket.id, ctx.rules, ctx.rules_at or when, ctx.inbound_id)
         return ticket
-
-    async def _rule_events(self, ctx: MailContext, ticket: TicketRef, *, new_ticket: bool) -> None:
-        """One event per fired rule, and the SLA policy with its deadlines."""
-        for kind, data in rule_events(ctx.rules, new_ticket=new_ticket):
-            await self.repo.event(kind, data, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
 
     async def _store(self, ctx: MailContext, ticket: TicketRef, created: bool) -> Outcome:
         ctx.ticket_number, ctx.created_ticket = ticket.number, created
@@ -122,7 +116,8 @@ class PersistStep:
         people = everyone[:MAX_CC_PER_MESSAGE]  # a 40,000-address To: must not stall intake
         if len(everyone) > len(people):
             ctx.notes.append(f"only the first {MAX_CC_PER_MESSAGE} of {len(everyone)} recipients added as cc")
-        ids = [] if sender.email == ticket.requester_email or sender.contact_id is None else [sender.contact_id]
+        joins = sender.contact_id is not None and sender.email != ticket.requester_email and not ctx.from_agent
+        ids = [sender.contact_id] if joins and sender.contact_id is not None else []
         for name, address in people:
             if address != ticket.requester_email:
                 company, _ = await self.companies.resolve(address)
@@ -136,19 +131,22 @@ class PersistStep:
     async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
         if created:
             return
-        await self.repo.touch_ticket(ticket.id, self._when(ctx))
+        when = self._when(ctx)
+        await self.repo.touch_ticket(ticket.id, when)
+        at, stored = ctx.rules_at or when, ctx.stored_ticket
         changes: dict[str, Any] = {}
-        if ticket.status in _REOPENING:
-            changes["status"] = TicketStatus.OPEN.value
-            changes["closed_at"] = None
+        if ticket.status in REOPENED_BY_REPLY and not ctx.from_agent:
+            changes.update(status=TicketStatus.OPEN.value, closed_at=None, status_since=at)
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id)
-        changes.update(rule_fields(ctx.rules, new_ticket=False))
+        if stored is not None:
+            changes.update(ticket_columns(ctx.rules, at, stored.state.status, stored.dues))
         if changes:
             await self.repo.update_ticket(ticket.id, **changes)
-        await self._rule_events(ctx, ticket, new_ticket=False)
+        await self.writer.record(ticket.id, ctx.rules, at, ctx.inbound_id)
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
-        await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        kind = "message.agent_reply" if ctx.from_agent else "message.customer_reply"
+        await self.repo.event(kind, signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
 
     @staticmethod
     def _when(ctx: MailContext) -> datetime:

@@ -1,20 +1,22 @@
-"""Run the rules for a customer's mail: ``ticket_created`` for a new ticket, ``customer_replied`` for a reply.
+"""Run the rules for a mail: ``ticket_created`` for a new ticket, ``customer_replied`` or
+``agent_replied`` (mail from a team member) for a reply, then ``status_changed`` if the status moved.
 
-The step decides; ``persist`` writes the ticket fields, deadlines and one event per fired rule.
-Automatic mail (auto-replies, bounces) triggers no rules.
+The step decides; ``persist`` writes the ticket fields, deadlines, timers and one event per
+fired rule. Automatic mail (auto-replies, bounces) triggers no rules.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Ignore, Outcome
-from mailhelpdesk.pipeline.context import MailContext, RulesResult
-from mailhelpdesk.rules.engine import TicketState, evaluate
+from mailhelpdesk.domain.types import REOPENED_BY_REPLY, TicketStatus
+from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.facts import MailFacts
+from mailhelpdesk.rules.result import run_rules
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.sla.deadlines import choose_policy, compute_deadlines
-from mailhelpdesk.store.repository import Repository
+from mailhelpdesk.sla.clock import SlaTicket
+from mailhelpdesk.store.repository import Repository, StoredTicket
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +30,35 @@ class RulesStep:
             return CONTINUE
         ruleset = self.rules()
         ticket = ctx.thread.ticket if ctx.thread else None
-        event = "ticket_created" if ticket is None else "customer_replied"
-        state, created_at = await self._state(ctx, ticket.id if ticket else None)
-        company, tier = ctx.sender.company_name, ctx.sender.company_tier
+        stored = await self.repo.stored_ticket(ticket.id) if ticket else None
+        ctx.from_agent = stored is not None and ruleset.is_agent(ctx.sender.email)
+        event = "ticket_created" if stored is None else "agent_replied" if ctx.from_agent else "customer_replied"
+        state = self._state(ctx, stored)
+        tier = ctx.sender.company_tier
         # Deadlines run from when the mail was written, as the ticket's dates do; never from the future.
         at = min(ctx.parsed.date or ctx.accepted_at, ctx.accepted_at)
-        facts = MailFacts(ctx.parsed, ctx.mailbox.name, company, tier, state, at,
-                          ruleset.sla_calendar, created_at=created_at or at)
-        decision = evaluate(ruleset, event, facts, state)
-        if decision.after.spam:
-            fired = next((f.rule.name for f in decision.fired if any(c.field == "spam" for c in f.changes)), "?")
-            return Ignore(f"spam, by rule {fired!r}")
-        policy, reason = choose_policy(ruleset, decision.after, tier)
-        deadlines = compute_deadlines(ruleset, policy, decision.after, at) if policy else ()
-        ctx.rules = RulesResult(decision, policy.name if policy else "", reason, deadlines)
+        facts = MailFacts(ctx.parsed, ctx.mailbox.name, ctx.sender.company_name, tier, state, at,
+                          ruleset.sla_calendar, created_at=stored.created_at if stored else at)
+        result = run_rules(ruleset, event, facts, state, tier, at, _sla_ticket(stored),
+                           stored.state.status if stored else None)
+        if result.after.spam:
+            return Ignore(f"spam, by rule {result.spam_rule or '?'!r}")
+        ctx.rules, ctx.rules_at, ctx.stored_ticket = result, at, stored
         return CONTINUE
 
-    async def _state(self, ctx: MailContext, ticket_id: int | None) -> tuple[TicketState, datetime | None]:
-        if ticket_id is None:
-            return TicketState(line=ctx.mailbox.line, team=ctx.mailbox.team), None
-        return await self.repo.ticket_rule_state(ticket_id)
+    @staticmethod
+    def _state(ctx: MailContext, stored: StoredTicket | None) -> TicketState:
+        if stored is None:
+            return TicketState(line=ctx.mailbox.line, team=ctx.mailbox.team)
+        status = stored.state.status
+        if not ctx.from_agent and status in REOPENED_BY_REPLY:
+            return replace(stored.state, status=TicketStatus.OPEN.value)  # the reply reopens it (persist)
+        if ctx.from_agent and status == TicketStatus.NEW.value:
+            return replace(stored.state, status=TicketStatus.OPEN.value)  # an agent has taken it up
+        return stored.state
+
+
+def _sla_ticket(stored: StoredTicket | None) -> SlaTicket | None:
+    if stored is None:
+        return None
+    return SlaTicket(stored.policy, stored.created_at, stored.paused_at, stored.paused, stored.dues)
