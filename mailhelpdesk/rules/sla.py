@@ -6,6 +6,7 @@
         - name: VIP urgent
           tiers: [vip]                 # company tiers; omitted = any
           urgencies: [critical, high]  # omitted = any
+          lines: [3, 4]                # support lines; omitted = any
           first_response: 1h
           next_response: 2h            # after each customer message
           update_every: 4h             # periodic update while open
@@ -27,8 +28,8 @@ import yaml
 from mailhelpdesk.domain.types import TicketStatus, Urgency
 from mailhelpdesk.rules.source import Reader
 
-_POLICY_FIELDS = ("name", "tiers", "urgencies", "first_response", "next_response", "update_every", "resolution",
-                  "time", "calendar", "pause_on", "warn_before")
+_POLICY_FIELDS = ("name", "tiers", "urgencies", "lines", "first_response", "next_response", "update_every",
+                  "resolution", "time", "calendar", "pause_on", "warn_before")
 TARGETS = ("first_response", "next_response", "update_every", "resolution")
 # The ticket column holding each target's due date.
 DUE_COLUMNS = {"first_response": "first_response_due", "next_response": "next_response_due",
@@ -53,14 +54,16 @@ class SlaPolicy:
     name: str
     tiers: frozenset[str]  # empty: any tier
     urgencies: frozenset[str]  # empty: any urgency
+    lines: frozenset[int]  # empty: any support line
     targets: dict[str, timedelta]  # keys from TARGETS
     business_time: bool
     calendar: str
     pause_on: frozenset[str]
     warning: WarnAt
 
-    def fits(self, tier: str, urgency: str) -> bool:
-        return (not self.tiers or tier in self.tiers) and (not self.urgencies or urgency in self.urgencies)
+    def fits(self, tier: str, urgency: str, line: int) -> bool:
+        return ((not self.tiers or tier in self.tiers) and (not self.urgencies or urgency in self.urgencies)
+                and (not self.lines or line in self.lines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,8 @@ class SlaSection:
     calendar: str
     policies: tuple[SlaPolicy, ...]
 
-    def policy_for(self, tier: str, urgency: str) -> SlaPolicy | None:
-        return next((p for p in self.policies if p.fits(tier, urgency)), None)
+    def policy_for(self, tier: str, urgency: str, line: int) -> SlaPolicy | None:
+        return next((p for p in self.policies if p.fits(tier, urgency, line)), None)
 
 
 DEFAULT_WARNING = WarnAt(percent=20)
@@ -100,6 +103,7 @@ def _policy(reader: Reader, node: yaml.Node, calendars: set[str], default_calend
         name=name,
         tiers=frozenset(_words(reader, fields.get("tiers"), "tiers")),
         urgencies=frozenset(_choices(reader, fields.get("urgencies"), "urgencies", [u.value for u in Urgency])),
+        lines=frozenset(_lines(reader, fields.get("lines"))),
         targets=targets,
         business_time=time_kind != "calendar",
         calendar=_calendar_name(reader, fields.get("calendar"), calendars, default_calendar),
@@ -124,6 +128,13 @@ def _words(reader: Reader, node: yaml.Node | None, what: str) -> list[str]:
         return []
     items = reader.sequence(node, what) if not isinstance(node, yaml.ScalarNode) else [node]
     return [w for item in items if (w := reader.string(item, what)) is not None]
+
+
+def _lines(reader: Reader, node: yaml.Node | None) -> list[int]:
+    if node is None:
+        return []
+    items = reader.sequence(node, "lines") if not isinstance(node, yaml.ScalarNode) else [node]
+    return [n for item in items if (n := reader.integer(item, "line", 1, 4)) is not None]
 
 
 def _choices(reader: Reader, node: yaml.Node | None, what: str, options: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.rules.sla import TARGETS, SlaPolicy
+from mailhelpdesk.rules.source import format_duration
 from mailhelpdesk.sla.calendar import BusinessCalendar
 from mailhelpdesk.sla.deadlines import Deadline, choose_policy, compute_deadlines, policy_calendar
 
@@ -104,7 +105,7 @@ def _after_pauses(deadline: Deadline, calendar: BusinessCalendar | None, paused:
         return deadline
     def add(moment: datetime) -> datetime:
         return calendar.add(moment, paused) if calendar else moment + paused
-    return Deadline(deadline.target, add(deadline.due), f"{deadline.how}, plus {paused} paused",
+    return Deadline(deadline.target, add(deadline.due), f"{deadline.how}, plus {format_duration(paused)} stopped",
                     add(deadline.warn) if deadline.warn else None)
 
 

@@ -22,10 +22,11 @@ def choose_policy(ruleset: RuleSet, state: TicketState, tier: str) -> tuple[SlaP
     if state.sla_policy:
         chosen = next((p for p in ruleset.sla.policies if p.name == state.sla_policy), None)
         return chosen, f"set by a rule to {state.sla_policy!r}"
-    policy = ruleset.sla.policy_for(tier, state.urgency)
+    policy = ruleset.sla.policy_for(tier, state.urgency, state.line)
+    fitting = f"tier {tier or '-'!r}, urgency {state.urgency!r} and line {state.line}"
     if policy is None:
-        return None, f"no policy fits tier {tier or '-'!r} and urgency {state.urgency!r}"
-    return policy, f"first policy for tier {tier or '-'!r} and urgency {state.urgency!r}"
+        return None, f"no policy fits {fitting}"
+    return policy, f"first policy for {fitting}"
 
 
 def policy_calendar(ruleset: RuleSet, policy: SlaPolicy) -> BusinessCalendar | None:

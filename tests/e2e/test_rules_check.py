@@ -73,7 +73,7 @@ def test_rules_test_shows_fields_deadlines_and_why(helpdesk: Helpdesk) -> None:
     assert "  fired  VIP customers (line 96)" in lines
     assert "           urgency: high → critical; tags: [] → [outage]; notify: [dispatch] → [dispatch, network]" in lines
     assert "result: urgency critical, line 2, team -, assignee -, status new, tags [outage]" in lines
-    assert "SLA policy: VIP critical (first policy for tier 'vip' and urgency 'critical')" in lines
+    assert "SLA policy: VIP critical (first policy for tier 'vip', urgency 'critical' and line 2)" in lines
     assert "  first_response  2026-11-23 10:45 MSK (Mon)  30m clock time; warning 2026-11-23 10:35 MSK (Mon)" \
         in lines
     assert lines[-2:] == ["would notify: dispatch", "would notify: network"]
@@ -86,7 +86,7 @@ def test_rules_test_at_a_given_time_in_the_calendar_zone(helpdesk: Helpdesk) -> 
 
     result = helpdesk.run("rules", "test", str(EXAMPLE), str(message), "--at", "2026-12-31T12:00")
 
-    assert "SLA policy: Standard (first policy for tier 'standard' and urgency 'normal')" in result.stdout
+    assert "SLA policy: Standard (first policy for tier 'standard', urgency 'normal' and line 1)" in result.stdout
     assert "  first_response  2027-01-03 12:00 MSK (Sun)  24h business time (around-the-clock)" in result.stdout
 
 

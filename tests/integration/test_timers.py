@@ -21,6 +21,9 @@ teams:
 sla:
   calendar: office
   policies:
+    - name: Vendor
+      lines: [4]
+      resolution: 45h
     - name: Urgent
       urgencies: [high, critical]
       first_response: 1h
@@ -39,6 +42,10 @@ rules:
     on: customer_replied
     when: {reply_text: {contains: urgent}}
     then: {urgency: high}
+  - name: To the vendor
+    on: customer_replied
+    when: {reply_text: {contains: firmware}}
+    then: {line: 4}
   - name: Warned
     on: sla_warning
     then: {tags: [warned]}
@@ -188,3 +195,18 @@ async def test_an_urgency_change_on_a_reply_recomputes_the_deadlines_from_the_st
     assert [(p.data["policy"], p.data["on"]) for p in policies] == [("Standard", "ticket_created"),
                                                                     ("Urgent", "customer_replied")]
     assert await rt.timers.run(MONDAY_10 + HOUR) == {"sla_warning": 1, "sla_breached": 1}  # warning: 20% before
+
+
+async def test_a_move_to_the_vendor_line_changes_the_policy_and_its_deadlines(rt: Runtime, clock: Clock) -> None:
+    number, raw = await new_ticket(rt, clock)
+    clock.now = MONDAY_10 + 2 * HOUR
+    await ingest(rt, reply_to(raw, sender="Pat <pat@globex.ru>", body="It is the firmware.\n", date=clock.now))
+
+    ticket = await Ticket.get(number=number)
+    assert (ticket.line, ticket.sla_policy) == (4, "Vendor")
+    # 45 business hours (five 9-hour days) from Monday 10:00, its start: Monday 10:00 a week later.
+    assert ticket.resolution_due == MONDAY_10 + 7 * 24 * HOUR
+    assert ticket.first_response_due is None  # the vendor policy has no first-response target
+    policy = await Event.filter(ticket_id=ticket.id, kind="sla.policy").order_by("-id").first()
+    assert policy is not None
+    assert policy.data["reason"] == "first policy for tier 'standard', urgency 'normal' and line 4"

@@ -53,9 +53,9 @@ def test_the_example_file_is_valid_and_complete() -> None:
     assert rules.lines[3].writes_to_customers is False
     assert rules.teams["billing"].address == "billing-team@example.com"
     assert [p.name for p in rules.sla.policies] == ["VIP critical", "VIP", "Urgent", "Standard"]
-    assert rules.sla.policy_for("vip", "critical").name == "VIP critical"  # type: ignore[union-attr]
-    assert rules.sla.policy_for("standard", "normal").name == "Standard"  # type: ignore[union-attr]
-    assert rules.sla.policy_for("standard", "normal").targets == {  # type: ignore[union-attr]
+    assert rules.sla.policy_for("vip", "critical", 1).name == "VIP critical"  # type: ignore[union-attr]
+    assert rules.sla.policy_for("standard", "normal", 1).name == "Standard"  # type: ignore[union-attr]
+    assert rules.sla.policy_for("standard", "normal", 1).targets == {  # type: ignore[union-attr]
         "first_response": timedelta(hours=24)}
     assert [c.name for c in rules.companies] == ["Acme Corporation", "Globex", "Initech"]
     assert len(rules.rules) == 10
