@@ -75,21 +75,28 @@ def plan_sla(ruleset: RuleSet, event: str, state: TicketState, tier: str, at: da
         return SlaPlan(policy, reason, deadlines, {d.target: d for d in deadlines}, True,
                        _clock(policy, calendar, state, None, at), calendar)
     if policy.name != stored.policy:
-        return _recomputed(ruleset, policy, reason, state, at, stored, calendar)
+        return _recomputed(ruleset, event, policy, reason, (state, at), stored, calendar)
     deadlines = compute_deadlines(ruleset, policy, state, at)
     return SlaPlan(policy, reason, deadlines, _event_writes(event, state, deadlines), False,
                    _clock(policy, calendar, state, stored, at), calendar)
 
 
-def _recomputed(ruleset: RuleSet, policy: SlaPolicy, reason: str, state: TicketState, at: datetime,
+def _recomputed(ruleset: RuleSet, event: str, policy: SlaPolicy, reason: str, moment: tuple[TicketState, datetime],
                 stored: SlaTicket, calendar: BusinessCalendar | None) -> SlaPlan:
+    state, at = moment
     starts = {t: stored.created_at for t in _FROM_START}
     computed = compute_deadlines(ruleset, policy, state, at, starts)
     deadlines = tuple(_after_pauses(d, calendar, stored.paused) if d.target in _FROM_START else d for d in computed)
     by_target = {d.target: d for d in deadlines}
-    # A target already met (its deadline cleared) stays met under the new policy.
-    writes = {t: by_target.get(t) for t in TARGETS if not (stored.policy and stored.dues.get(t) is None)}
+    met = _met(ruleset, stored) | set(_MEETS.get(event, ()))
+    writes = {t: None if t in met else by_target.get(t) for t in TARGETS}
     return SlaPlan(policy, reason, deadlines, writes, True, _clock(policy, calendar, state, stored, at), calendar)
+
+
+def _met(ruleset: RuleSet, stored: SlaTicket) -> set[str]:
+    """Targets the old policy had whose deadline was cleared: they stay met under the new one."""
+    old = next((p for p in ruleset.sla.policies if p.name == stored.policy), None)
+    return {t for t in old.targets if stored.dues.get(t) is None} if old else set()
 
 
 def _event_writes(event: str, state: TicketState, deadlines: tuple[Deadline, ...]) -> dict[str, Deadline | None]:

@@ -74,7 +74,7 @@ def test_a_policy_change_recomputes_from_the_start_and_keeps_met_targets_met(tmp
     plan = plan_sla(rules, "customer_replied", TicketState(urgency="high", status="open"), "",
                     MONDAY_10_MSK + 2 * H, met)
     assert plan.policy_changed and plan.policy is not None and plan.policy.name == "Urgent"
-    assert "first_response" not in plan.writes  # already met under the old policy
+    assert plan.writes["first_response"] is None  # already met under the old policy
     resolution = plan.writes["resolution"]
     assert resolution is not None and resolution.due == MONDAY_10_MSK + 24 * H  # from the start, not the reply
     assert plan.writes["next_response"] is None and plan.writes["update_every"] is None  # not in Urgent
@@ -110,3 +110,22 @@ def test_a_pause_only_delays_and_by_exactly_the_business_time_stopped(
         assert calendar.between(due, moved) == calendar.between(paused_at, resumed_at)
     else:  # one already past when the clock stopped stays breached where it was
         assert moved == due
+
+
+def test_a_policy_change_sets_targets_the_old_policy_did_not_have(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path)
+    created = plan_sla(rules, "ticket_created", TicketState(urgency="high"), "", MONDAY_10_MSK, None)
+    assert "next_response" not in created.writes  # Urgent has none
+    plan = plan_sla(rules, "customer_replied", TicketState(status="open"), "", MONDAY_10_MSK + H, stored(created))
+    assert plan.policy is not None and plan.policy.name == "Standard"
+    assert {t for t, d in plan.writes.items() if d is not None} == {"first_response", "next_response",
+                                                                   "update_every", "resolution"}
+
+
+def test_an_agent_reply_that_changes_the_policy_still_meets_the_first_response(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path)
+    created = plan_sla(rules, "ticket_created", TicketState(), "", MONDAY_10_MSK, None)
+    plan = plan_sla(rules, "agent_replied", TicketState(urgency="high", status="open"), "", MONDAY_10_MSK + H,
+                    stored(created))
+    assert plan.policy_changed and plan.writes["first_response"] is None
+    assert plan.writes["resolution"] is not None
