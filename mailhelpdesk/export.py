@@ -79,6 +79,8 @@ def _ticket_record(ticket: Ticket) -> dict[str, Any]:
         "tags": sorted(ticket.tags or ()),
         "sla_policy": ticket.sla_policy,
         "deadlines": {column.removesuffix("_due"): _iso(getattr(ticket, column)) for column in DUE_COLUMNS.values()},
+        "sla_clock": {"stopped_since": _iso(ticket.sla_paused_at), "stopped_seconds": ticket.sla_paused_seconds},
+        "status_since": _iso(ticket.status_since or ticket.created_at),
         "mailbox": ticket.mailbox,
         "company": None if company is None else {
             "name": company.name,

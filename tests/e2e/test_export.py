@@ -7,8 +7,8 @@ from .helpdesk import Helpdesk, summary_of
 from .mailbuild import LOG, SCREENSHOT, mail, write_mbox, write_thread
 
 TICKET_FIELDS = {"type", "version", "number", "subject", "status", "urgency", "line", "team", "assignee", "tags",
-                 "sla_policy", "deadlines", "mailbox", "company", "requester", "cc", "created_at", "updated_at",
-                 "messages"}
+                 "sla_policy", "deadlines", "sla_clock", "status_since", "mailbox", "company", "requester", "cc",
+                 "created_at", "updated_at", "messages"}
 MESSAGE_FIELDS = {"message_id", "in_reply_to", "references", "direction", "visibility", "from", "to", "cc",
                   "subject", "date", "text", "reply_text", "attachments", "flags", "defects", "thread_signal"}
 INBOUND_FIELDS = {"type", "version", "id", "mailbox", "state", "reason", "step", "error", "message_id", "from",
@@ -32,6 +32,8 @@ def test_export_has_every_documented_field(helpdesk: Helpdesk, inbox: Path) -> N
     assert ticket["requester"] == {"email": "eve@ops.globex.test", "name": "Eve Stone"}
     assert ticket["cc"] == [{"email": "max@globex.test", "name": "Max Mild"}]  # our own address is no cc
     assert ticket["created_at"] == "2025-03-03T09:00:00+00:00"
+    assert ticket["sla_clock"] == {"stopped_since": None, "stopped_seconds": 0}
+    assert ticket["status_since"] == "2025-03-03T09:00:00+00:00"
     assert ticket["updated_at"] == "2025-03-03T09:30:00+00:00"
 
     messages = ticket["messages"]
