@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from mailhelpdesk.rules.regex_search import Search, compile_search
 from mailhelpdesk.rules.source import Reader, parse_duration
 
 
@@ -93,42 +94,66 @@ FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
 
 @dataclass(frozen=True, slots=True)
 class _Match:
-    """A compiled matcher: ``check(seen)`` returns named captures (maybe empty) or None."""
+    """A compiled matcher: ``check(seen)`` returns named captures (maybe empty) or None.
+
+    Text matchers also have ``holds``, the same test on a value already folded (``fold``): facts
+    that memoise folded values (MailFacts) then spare every rule the folding of a long body.
+    """
 
     name: str
     expected: str
     check: "Check"
+    holds: Callable[[str], bool] | None = None
+    search: Search | None = None  # regex: also given the folded value, it searches less
 
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value).casefold()
 
 
-def _captures(match: re.Match[str] | None) -> tuple[tuple[str, str], ...] | None:
-    if match is None:
-        return None
+def fold(value: Any, is_list: bool) -> tuple[str, ...]:
+    """A field's values as the text matchers compare them: case folded; one for a text field."""
+    return tuple(_text(v) for v in value or ()) if is_list else (_text(value),)
+
+
+def _captures(match: re.Match[str]) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in match.groupdict().items() if v is not None)
 
 
 Check = Callable[[Any], tuple[tuple[str, str], ...] | None]
 
-# How each text matcher compares the folded value with the folded words (any word may match).
-_TEXT_TESTS: dict[str, Callable[[str, tuple[str, ...]], bool]] = {
-    "equals": lambda seen, words: seen in words,
-    "in": lambda seen, words: seen in words,
-    "contains": lambda seen, words: any(w in seen for w in words),
-    "starts_with": lambda seen, words: seen.startswith(words),
-    "ends_with": lambda seen, words: seen.endswith(words),
+
+def _contains(words: tuple[str, ...]) -> Callable[[str], bool]:
+    if len(words) == 1:
+        word = words[0]
+        return lambda seen: word in seen
+    return lambda seen: any(map(seen.__contains__, words))  # no generator: it would cost more than the search
+
+
+# How each text matcher compares the folded value with the folded words (any word may match),
+# prepared once per condition: a test runs for every message.
+_TEXT_TESTS: dict[str, Callable[[tuple[str, ...]], Callable[[str], bool]]] = {
+    "equals": lambda words: frozenset(words).__contains__,
+    "in": lambda words: frozenset(words).__contains__,
+    "contains": _contains,
+    "starts_with": lambda words: lambda seen: seen.startswith(words),
+    "ends_with": lambda words: lambda seen: seen.endswith(words),
 }
 
 
-def _text_check(name: str, wanted: list[str]) -> Check:
-    test, folded = _TEXT_TESTS[name], tuple(w.casefold() for w in wanted)
-    return lambda seen: () if test(_text(seen), folded) else None
+def _text_match(name: str, wanted: list[str]) -> _Match:
+    holds = _TEXT_TESTS[name](tuple(w.casefold() for w in wanted))
+    return _Match(name, ", ".join(wanted), lambda seen: () if holds(_text(seen)) else None, holds)
 
 
-def _regex(pattern: re.Pattern[str]) -> Check:
-    return lambda seen: _captures(pattern.search("" if seen is None else str(seen)))
+def _regex_match(pattern: re.Pattern[str]) -> _Match:
+    search = compile_search(pattern)
+
+    def check(seen: Any) -> tuple[tuple[str, str], ...] | None:
+        found = search.find("" if seen is None else str(seen))
+        return None if found is None else _captures(found)
+
+    return _Match("regex", pattern.pattern, check, search=search)
 
 
 def _compare(op: str, limit: float | timedelta) -> Check:
@@ -156,19 +181,54 @@ class FieldCondition:
     is_list: bool
     match: _Match
 
+    @property
+    def label(self) -> str:
+        return f"{self.field}.{self.argument}" if self.argument else self.field
+
     def describe(self) -> str:
-        label = f"{self.field}.{self.argument}" if self.argument else self.field
-        return f"{label} {self.match.name} {self.match.expected}"
+        return f"{self.label} {self.match.name} {self.match.expected}"
 
     def test(self, facts: Facts) -> list[Hit] | None:
+        match = self.match
+        holds = match.holds
+        if holds is not None:  # inline, not a method of its own: this runs for most rules and mails
+            folding = getattr(facts, "folded", None)  # MailFacts folds each value once per message
+            folded = folding(self.field, self.argument, self.is_list) if folding is not None else self._fold(facts)
+            if not self.is_list:
+                return [self._hit(facts, 0, ())] if holds(folded[0]) else None
+            for index, value in enumerate(folded):
+                if holds(value):
+                    return [self._hit(facts, index, ())]
+            return None
         seen = facts.value(self.field, self.argument)
         values: Sequence[Any] = (seen or ()) if self.is_list else (seen,)
-        label = f"{self.field}.{self.argument}" if self.argument else self.field
-        for value in values:
-            captures = self.match.check(value)
+        if match.search is not None:
+            return self._search(facts, match.search, values)
+        for index, value in enumerate(values):
+            captures = match.check(value)
             if captures is not None:
-                return [Hit(label, self.match.name, self.match.expected, str(value)[:200], captures)]
+                return [self._hit(facts, index, captures)]
         return None
+
+    def _search(self, facts: Facts, search: Search, values: Sequence[Any]) -> list[Hit] | None:
+        folding = getattr(facts, "folded", None)
+        folded = folding(self.field, self.argument, self.is_list) if folding is not None else self._fold(facts)
+        for index, value in enumerate(values):
+            found = search.find("" if value is None else str(value), folded[index])
+            if found is not None:
+                return [self._hit(facts, index, _captures(found))]
+        return None
+
+    def _fold(self, facts: Facts) -> tuple[str, ...]:
+        return fold(facts.value(self.field, self.argument), self.is_list)
+
+    def _hit(self, facts: Facts, index: int, captures: tuple[tuple[str, str], ...]) -> Hit:
+        value = facts.value(self.field, self.argument)  # as it was, not folded: for explanations
+        if self.is_list:
+            value = value[index]
+        return Hit(self.label, self.match.name, self.match.expected, str(value)[:200], captures)
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +242,11 @@ class Exists:
         return f"{label} exists {str(self.wanted).lower()}"
 
     def test(self, facts: Facts) -> list[Hit] | None:
-        seen = facts.value(self.field, self.argument)
-        present = bool(seen)
-        label = f"{self.field}.{self.argument}" if self.argument else self.field
+        present_in = getattr(facts, "present", None)  # MailFacts knows without decoding every header
+        present = present_in(self.field, self.argument) if present_in else bool(facts.value(self.field, self.argument))
         if present != self.wanted:
             return None
+        label = f"{self.field}.{self.argument}" if self.argument else self.field
         return [Hit(label, "exists", str(self.wanted).lower(), str(present).lower())]
 
 
@@ -288,11 +348,9 @@ def _matcher(reader: Reader, spec: FieldSpec, name: str, node: yaml.Node) -> _Ma
         return _Match(name, str(node.value), _compare(name, limit)) if limit is not None else None
     if name == "regex":
         pattern = _pattern(reader, node)
-        return _Match(name, pattern.pattern, _regex(pattern)) if pattern else None
+        return _regex_match(pattern) if pattern else None
     words = _words(reader, node, f"{name} on {spec.name}")
-    if not words:
-        return None
-    return _Match(name, ", ".join(words), _text_check(name, words))
+    return _text_match(name, words) if words else None
 
 
 def _words(reader: Reader, node: yaml.Node, what: str) -> list[str]:

@@ -1,18 +1,27 @@
 """Running rules: order, stop, near misses, changes old → new; the example file rule by rule; dry runs."""
 
+import importlib
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailhelpdesk.companies.domains import parse_freemail
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
+from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.rules.actions import ACTIONS
 from mailhelpdesk.rules.dry_run import DryRun, dry_run
 from mailhelpdesk.rules.engine import ACTION_EFFECTS, TicketState, evaluate
 from mailhelpdesk.rules.facts import MailFacts, guess_language
+from mailhelpdesk.rules.regex_search import compile_search
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "rules.example.yaml"
@@ -193,3 +202,192 @@ def test_free_mail_senders_have_no_company() -> None:
 ])
 def test_guess_language(text: str, language: str) -> None:
     assert guess_language(text) == language
+
+
+# --- what makes evaluation fast must not change what it decides ------------------------------------
+
+MEMO_RULES = """\
+rules:
+  - name: untagged
+    on: ticket_created
+    when: {tags: {exists: false}, urgency: normal}
+    then: {tags: [seen]}
+  - name: tagged
+    on: ticket_created
+    when: {tags: seen}
+    then: {urgency: high}
+  - name: high
+    on: ticket_created
+    when: {urgency: {in: [high]}, reply_text: {contains: hello}}
+    then: {tags: [high]}
+  - name: language
+    on: ticket_created
+    when: {language: en, reply_text: {regex: "h(?P<rest>ello)"}}
+    then: {note: English}
+"""
+
+
+def test_ticket_fields_are_read_afresh_after_a_rule_changes_them(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, MEMO_RULES)
+    parsed = mail(body="Hello, the printer is not working and we need help")
+    decision = evaluate(rules, "ticket_created", facts(parsed, TicketState()), TicketState())
+    assert [f.rule.name for f in decision.fired] == ["untagged", "tagged", "high", "language"]
+    assert decision.after.tags == frozenset({"seen", "high"}) and decision.after.urgency == "high"
+    assert decision.fired[3].hits[1].captures == (("rest", "ello"),)
+
+
+def test_with_state_shares_the_mail_values_but_not_the_ticket_values() -> None:
+    first = facts(mail(body="Hello there"), TicketState(urgency="low", tags=frozenset({"a"})))
+    assert (first.value("urgency", ""), first.folded("tags", "", True), first.value("body", "")) == (
+        "low", ("a",), "Hello there\n")
+    second = first.with_state(TicketState(urgency="high", tags=frozenset({"B"})))
+    assert (second.value("urgency", ""), second.value("tags", ""), second.folded("tags", "", True)) == (
+        "high", ["B"], ("b",))
+    assert (first.value("urgency", ""), first.value("tags", "")) == ("low", ["a"])
+    assert second.value("body", "") is first.value("body", "")
+    assert first.with_state(first.state) is first
+
+
+def test_expensive_mail_values_are_computed_once_per_mail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mailhelpdesk.rules.facts as facts_module
+
+    calls: list[str] = []
+
+    def counted(name: str, function: Callable[[str], str]) -> Callable[[str], str]:
+        def call(text: str) -> str:
+            calls.append(name)
+            return function(text)
+        return call
+
+    monkeypatch.setattr(facts_module, "reply_text", counted("reply", reply_text))
+    monkeypatch.setattr(facts_module, "guess_language", counted("language", facts_module.guess_language))
+    rules = ruleset(tmp_path, MEMO_RULES)
+    evaluate(rules, "ticket_created", facts(mail(body="Hello, we need help"), TicketState()), TicketState())
+    assert sorted(calls) == ["language", "reply"]
+
+
+def test_a_header_is_present_exactly_when_it_has_values() -> None:
+    msg = EmailMessage()
+    msg["From"], msg["Subject"], msg["X-Priority"] = "ann@example.org", "Hi", "1 (Highest)"
+    msg.set_content("Hello")
+    seen = facts(parse_mail(msg.as_bytes()), TicketState())
+    for name in ("x-priority", "X-PRIORITY", "x-mailer"):
+        assert seen.present("headers", name) == bool(seen.value("headers", name))
+    assert seen.present("headers", "x-priority") and not seen.present("headers", "x-mailer")
+
+
+def test_a_changed_rule_set_is_run_with_its_own_rules(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, RULES)
+    parsed = mail("Site down", sender="bob@acme.com")
+    assert len(evaluate(rules, "ticket_created", facts(parsed, TicketState()), TicketState()).fired) == 3
+    fewer = replace(rules, rules=rules.rules[:1])  # as the timer job narrows the rules to one trigger
+    decision = evaluate(fewer, "ticket_created", facts(parsed, TicketState()), TicketState())
+    assert [f.rule.name for f in decision.fired] == ["first"]
+
+
+def _reference_language(text: str, sample: int = 2000) -> str:
+    """guess_language as first written, a loop over the letters: the fast one must agree with it."""
+    letters = [c for c in text[:sample] if c.isalpha()]
+    if len(letters) < 3:
+        return ""
+    counts = dict.fromkeys(("latin", "cyrillic", "ja", "zh", "ko", "el"), 0)
+    ranges = {"latin": (0, 0x250), "cyrillic": (0x400, 0x530), "ja": (0x3040, 0x3100), "zh": (0x4E00, 0xA000),
+              "ko": (0xAC00, 0xD7B0), "el": (0x370, 0x400)}
+    for c in letters:
+        counts.update((name, counts[name] + 1) for name, (low, high) in ranges.items() if low <= ord(c) < high)
+    if counts["ja"]:
+        counts["ja"] += counts["zh"]
+    script, count = max(counts.items(), key=lambda item: item[1])
+    if count * 2 < len(letters):
+        return ""
+    if script == "cyrillic":
+        return "uk" if any(c in "іїєґІЇЄҐ" for c in letters) else "ru"
+    if script != "latin":
+        return script
+    padded = f" {' '.join(text[:sample].lower().split())} "
+    scores = {lang: sum(padded.count(m) for m in markers) for lang, markers in _LANGUAGE_MARKERS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] else ""
+
+
+_LANGUAGE_MARKERS = {
+    "de": (" der ", " die ", " und ", " nicht ", " ist ", "ß", " ich "),
+    "fr": (" le ", " les ", " est ", " pas ", " vous ", " une ", "ç"),
+    "es": (" el ", " los ", " por ", " usted ", " una ", "ñ", " está "),
+    "en": (" the ", " and ", " is ", " not ", " you ", " please ", " we "),
+}
+_WORDS = [m.strip() for markers in _LANGUAGE_MARKERS.values() for m in markers] + [
+    "Привет", "їжак", "сервер", "サーバー", "服务器", "서버", "δίκτυο", "Straße", "ǅ", "𝐀", "½", "²", "。", "«", "—"]
+_ODD = "".join(map(chr, (*range(0x20, 0x80, 7), 0xAA, 0xB5, 0xBA, 0xD7, 0x24F, 0x250, 0x345, 0x3FF, 0x482, 0x52F,
+                         0x530, 0x3005, 0x303C, 0x309B, 0x30FC, 0xD7A3, 0xD7B0, 0xD800, 0x1F44D)))
+_TEXTS = st.lists(st.one_of(st.sampled_from(_WORDS), st.text(_ODD, max_size=3)), max_size=40).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS, st.sampled_from([2000, 7]))
+def test_guess_language_agrees_with_a_loop_over_the_letters(text: str, sample: int) -> None:
+    assert guess_language(text, sample) == _reference_language(text, sample)
+
+
+def test_every_letter_is_counted_in_its_script() -> None:
+    for code in range(0x80, 0x10000):
+        letter = chr(code)
+        if letter.isalpha():
+            assert guess_language(letter * 20 + " the") == _reference_language(letter * 20 + " the"), hex(code)
+
+
+_PATTERNS = [
+    r"(?:since|seit|depuis|с)\s+(?:yesterday|gestern|hier|вчерашнего)", r"\b(?P<ip>(?:\d{1,3}\.){3}\d{1,3})\b",
+    r"(?:invoice|сч[её]т|rechnung)\s*(?:no\.?|№|#)\s*(?P<n>\d{2,})", r"\b(?P<code>(?:E|ERR)-?\d{2,5})\b",
+    r"https?://(?P<host>[\w.-]+)", r"(?:when|wann)\b[^?]{0,20}\?", r"^(?:re|aw|ответ)\s*:", r"straße\s\d",
+    r"(?:a(b)c|kß)\s", r"(?<=x)ab|cd", r"(?-i:Ab)\s+", r"(?:σ|ς)+\d", r"istanbul|İZMİR", r"\d\s(?:k|ſ)",
+    r"(?:since|с)\s+(?:yesterday|вчерашнего)",
+]
+# Pieces of text that match the patterns, nearly match them, or fold unlike the rest (ß, İ, ı, ſ, σ/ς).
+_PIECES = ["since yesterday", "с вчерашнего", "с ", "с", "seit gestern", "invoice no 12", "счёт № 4711", "СЧЕТ #99",
+           "err-123", "E42", "10.0.0.1", "http://a.b", "when is it?", "wann?", "re: x", "Ответ:", "straße 1",
+           "STRASSE 2", "abc ", "kß ", "xab", "cd", "Ab  ", "aB ", "σς1", "ΣΣ2", "İstanbul", "ıstanbul", "istanbul",
+           "İZMİR", "izmir", "1 ſ", "1 k", "ß", "ﬁ", "ẞ", "İ", "ı", " ", "\n", "x", "\u00a0", "٣"]
+_REGEX_TEXT = st.lists(st.sampled_from(_PIECES), min_size=5, max_size=60).map(lambda parts: "".join(parts).ljust(80))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(_PATTERNS), _REGEX_TEXT)
+def test_a_regex_searched_with_its_folding_finds_what_a_plain_search_finds(source: str, text: str) -> None:
+    pattern = re.compile(source, re.IGNORECASE)
+    expected, found = pattern.search(text), compile_search(pattern).find(text, text.casefold())
+    assert (found and (found.span(), found.groups())) == (expected and (expected.span(), expected.groups()))
+
+
+@pytest.mark.parametrize(("source", "text"), [
+    ("İZMİR", "a flight to izmir"), ("istanbul|x", "ıstanbul"), ("istanbul|x", "İSTANBUL"),  # dotted and dotless i
+    (r"(?:since|с)\s+вчерашнего", "straße " * 9 + "с вчерашнего"),  # ß folds to two letters: positions move
+    (r"(?:since|с)\s+вчерашнего", "с с с с с с с с с с с вчерашнего"),  # many false starts
+    (r"\bK\d", "x " * 40 + "K1 k2"),  # the Kelvin sign folds to k
+])
+def test_a_regex_is_found_where_folding_and_the_regex_engine_differ(source: str, text: str) -> None:
+    pattern, padded = re.compile(source, re.IGNORECASE), text.rjust(100)
+    found = compile_search(pattern).find(padded, padded.casefold())
+    assert found is not None and found.span() == pattern.search(padded).span()  # type: ignore[union-attr]
+
+
+def test_characters_the_regex_engine_takes_as_equal_ignoring_case_fold_alike() -> None:
+    """What conditions.Search relies on. Ignoring case, the engine matches a character to a
+    literal when their lowercase agree, or are listed as variants (σ and ς); all characters so
+    matched, but the Turkish İ and ı, have the same case folding."""
+    try:
+        lower = importlib.import_module("_sre").unicode_tolower
+        variants = importlib.import_module("re._casefix")._EXTRA_CASES
+    except (ImportError, AttributeError):
+        pytest.skip("this Python's regex engine is not the one checked here")
+    same_lower: dict[int, set[int]] = defaultdict(set)  # characters with another lowercase, by it
+    for code in range(0x110000):
+        if (low := lower(code)) != code:
+            same_lower[low].update((code, low))
+    for low in same_lower.keys() | variants.keys():
+        alike = same_lower.get(low, {low}).union(*(same_lower.get(v, {v}) for v in variants.get(low, ())))
+        assert len({chr(c).casefold() for c in alike if chr(c) not in "\u0130\u0131"}) <= 1, hex(low)
+
+
+def test_digits_and_spaces_fold_to_themselves() -> None:
+    assert all(chr(c).casefold() == chr(c) for c in range(0x110000) if chr(c).isdecimal() or chr(c).isspace())
