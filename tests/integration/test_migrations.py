@@ -16,7 +16,7 @@ from .conftest import MAILBOXES
 from .mails import ingest, mail
 
 TABLES = {"inbound", "company", "company_domain", "contact", "ticket", "ticket_cc", "message", "attachment",
-          "event", "tortoise_migrations"}
+          "event", "ticket_timer", "tortoise_migrations"}
 
 
 async def query(sql: str) -> list[dict[str, Any]]:
