@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.migrations.api.migrate import migrate
 from tortoise.migrations.autodetector import MigrationAutodetector
 
 from mailhelpdesk.app import running
@@ -61,3 +62,25 @@ async def test_models_have_no_changes_missing_from_the_migrations(sqlite_url: st
         pending = [(w.name, [type(op).__name__ for op in w.operations]) for w in await detector.changes()]
 
     assert pending == [], "models changed without a migration: run `tortoise makemigrations`"
+
+
+
+async def test_a_populated_database_is_upgraded_to_the_sla_clock(database_url: str,
+                                                                make_settings: Callable[..., Settings],
+                                                                tmp_path: Path) -> None:
+    """0003 adds NOT NULL columns: a table with rows (PostgreSQL is strict) must take them."""
+    config = tortoise_config(database_url)
+    await migrate(config=config, target="models.0002_ticket_rules")
+    await Tortoise.init(config=config)
+    now = "2026-11-23 10:00:00+00:00"
+    await query(f"INSERT INTO contact (email, name, created_at) VALUES ('ann@acme.com', 'Ann', '{now}')")
+    await query("INSERT INTO ticket (number, subject, normalized_subject, status, urgency, line, team, mailbox,"
+                " requester_id, created_at, updated_at, assignee, tags, sla_policy) VALUES (1000, 'Old', 'old',"
+                f" 'open', 'normal', 1, '', 'support', 1, '{now}', '{now}', '', '[]', 'Standard')")
+    await Tortoise.close_connections()
+
+    async with running(make_settings(database_url, tmp_path, mailboxes=MAILBOXES)):
+        assert ("models", "0003_sla_timers") in await applied()
+        ticket = await Ticket.get(number=1000)
+        assert (ticket.sla_policy, ticket.sla_policy_rule, ticket.sla_paused_seconds) == ("Standard", "", 0)
+        assert (ticket.status_since, ticket.sla_paused_at) == (None, None)
