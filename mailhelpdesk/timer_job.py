@@ -18,7 +18,6 @@ from mailhelpdesk.rules.effects import ticket_columns
 from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet, Trigger
-from mailhelpdesk.sla.clock import SlaTicket
 from mailhelpdesk.store.repository import Repository, StoredTicket, transaction
 from mailhelpdesk.store.rule_writes import RuleWriter
 from mailhelpdesk.store.timers import DueTimer, TimerStore
@@ -82,8 +81,7 @@ class TimerJob:
         raw = await self.repo.latest_customer_mail(stored.id)
         facts = MailFacts(parse_mail(raw or b""), stored.mailbox, stored.company, stored.tier, stored.state, now,
                           ruleset.sla_calendar, created_at=stored.created_at)
-        sla = SlaTicket(stored.policy, stored.created_at, stored.paused_at, stored.paused, stored.dues)
-        return run_rules(ruleset, timer.event, facts, stored.state, stored.tier, now, sla, stored.state.status)
+        return run_rules(ruleset, timer.event, facts, stored.state, stored.tier, now, stored.sla(), stored.state.status)
 
 
 def _after(ruleset: RuleSet, timer: DueTimer) -> timedelta | None:

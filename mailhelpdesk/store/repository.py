@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from mailhelpdesk.domain.types import Direction, InboundState, TicketStatus, Visibility
 from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.sla import DUE_COLUMNS
+from mailhelpdesk.sla.clock import SlaTicket
 from mailhelpdesk.store.models import (
     INBOUND_SUMMARY_FIELDS,
     Company,
@@ -64,6 +65,9 @@ class StoredTicket:
     paused_at: datetime | None  # the SLA clock is stopped since then
     paused: timedelta  # SLA time stopped so far
     dues: dict[str, datetime | None]  # SLA target → due
+
+    def sla(self) -> SlaTicket:
+        return SlaTicket(self.policy, self.created_at, self.paused_at, self.paused, self.dues)
 
 
 class Repository:

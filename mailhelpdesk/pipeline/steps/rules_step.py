@@ -15,7 +15,6 @@ from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import run_rules
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.sla.clock import SlaTicket
 from mailhelpdesk.store.repository import Repository, StoredTicket
 
 
@@ -39,7 +38,7 @@ class RulesStep:
         at = min(ctx.parsed.date or ctx.accepted_at, ctx.accepted_at)
         facts = MailFacts(ctx.parsed, ctx.mailbox.name, ctx.sender.company_name, tier, state, at,
                           ruleset.sla_calendar, created_at=stored.created_at if stored else at)
-        result = run_rules(ruleset, event, facts, state, tier, at, _sla_ticket(stored),
+        result = run_rules(ruleset, event, facts, state, tier, at, stored.sla() if stored else None,
                            stored.state.status if stored else None)
         if result.after.spam:
             return Ignore(f"spam, by rule {result.spam_rule or '?'!r}")
@@ -57,8 +56,3 @@ class RulesStep:
             return replace(stored.state, status=TicketStatus.OPEN.value)  # an agent has taken it up
         return stored.state
 
-
-def _sla_ticket(stored: StoredTicket | None) -> SlaTicket | None:
-    if stored is None:
-        return None
-    return SlaTicket(stored.policy, stored.created_at, stored.paused_at, stored.paused, stored.dues)
