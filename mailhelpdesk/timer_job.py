@@ -71,7 +71,7 @@ class TimerJob:
         columns = ticket_columns(result, now, stored.state.status, stored.dues)
         await self.repo.event(_EVENT_KINDS.get(timer.event, "timer.fired"), _describe(timer), ticket_id=stored.id)
         await self.repo.update_ticket(stored.id, **columns)
-        await self.writer.record(stored.id, result, now)
+        await self.writer.record(stored.id, result, now, stored=stored)
         return timer.event
 
     async def _rules(self, timer: DueTimer, stored: StoredTicket, now: datetime) -> RulesResult:

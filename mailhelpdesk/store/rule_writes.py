@@ -10,7 +10,8 @@ from datetime import datetime
 from mailhelpdesk.domain.types import DONE_STATUSES
 from mailhelpdesk.rules.effects import rule_events
 from mailhelpdesk.rules.result import RulesResult
-from mailhelpdesk.store.repository import Repository
+from mailhelpdesk.sla.deadlines import Deadline
+from mailhelpdesk.store.repository import Repository, StoredTicket
 from mailhelpdesk.store.timers import TimerStore
 
 
@@ -20,8 +21,9 @@ class RuleWriter:
     timers: TimerStore
 
     async def record(self, ticket_id: int, result: RulesResult | None, at: datetime,
-                     inbound_id: int | None = None) -> None:
-        """One event per fired rule and near miss, the SLA policy and clock events, the timers."""
+                     inbound_id: int | None = None, stored: StoredTicket | None = None) -> None:
+        """One event per fired rule and near miss, the SLA policy and clock events, the timers.
+        ``stored`` is the ticket before the event (None for a new ticket)."""
         if result is None:
             return
         for kind, data in rule_events(result, at):
@@ -29,5 +31,13 @@ class RuleWriter:
         if result.after.status in DONE_STATUSES:
             await self.timers.drop_unfired(ticket_id)
             return
+        if stored is not None and stored.state.status in DONE_STATUSES:
+            await self.timers.schedule(ticket_id, _restored(result, stored))
         await self.timers.shift(ticket_id, result.sla)
         await self.timers.schedule(ticket_id, result.sla.writes)
+
+
+def _restored(result: RulesResult, stored: StoredTicket) -> dict[str, Deadline | None]:
+    """A reopened ticket's deadlines get their timers back (their warnings are not known any more)."""
+    return {target: Deadline(target, result.sla.shifted(due), "restored on reopening")
+            for target, due in stored.dues.items() if due is not None and target not in result.sla.writes}

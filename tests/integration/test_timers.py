@@ -46,6 +46,10 @@ rules:
     on: customer_replied
     when: {reply_text: {contains: firmware}}
     then: {line: 4}
+  - name: Solved
+    on: customer_replied
+    when: {reply_text: {contains: "solved, thanks"}}
+    then: {status: resolved}
   - name: Warned
     on: sla_warning
     then: {tags: [warned]}
@@ -210,3 +214,21 @@ async def test_a_move_to_the_vendor_line_changes_the_policy_and_its_deadlines(rt
     policy = await Event.filter(ticket_id=ticket.id, kind="sla.policy").order_by("-id").first()
     assert policy is not None
     assert policy.data["reason"] == "first policy for tier 'standard', urgency 'normal' and line 4"
+
+
+async def test_a_resolved_ticket_fires_nothing_and_a_reopened_one_gets_its_timers_back(rt: Runtime,
+                                                                                      clock: Clock) -> None:
+    number, raw = await new_ticket(rt, clock)
+    clock.now = MONDAY_10 + HOUR
+    solved = reply_to(raw, sender="Pat <pat@globex.ru>", body="Solved, thanks!\n", date=clock.now)
+    await ingest(rt, solved)
+    ticket = await Ticket.get(number=number)
+    assert ticket.status == "resolved"
+    assert await TicketTimer.filter(ticket_id=ticket.id, fired_at=None).count() == 0
+    assert await rt.timers.run(MONDAY_10 + 5 * HOUR) == {}
+
+    clock.now = MONDAY_10 + 2 * HOUR
+    await ingest(rt, reply_to(solved, sender="Pat <pat@globex.ru>", body="It broke again.\n", date=clock.now))
+    ticket = await Ticket.get(number=number)
+    assert ticket.status == "open" and ticket.first_response_due == MONDAY_10 + 4 * HOUR
+    assert await rt.timers.run(MONDAY_10 + 4 * HOUR) == {"sla_breached": 1}  # first response, restored

@@ -143,7 +143,7 @@ class PersistStep:
             changes.update(ticket_columns(ctx.rules, at, stored.state.status, stored.dues))
         if changes:
             await self.repo.update_ticket(ticket.id, **changes)
-        await self.writer.record(ticket.id, ctx.rules, at, ctx.inbound_id)
+        await self.writer.record(ticket.id, ctx.rules, at, ctx.inbound_id, stored)
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
         kind = "message.agent_reply" if ctx.from_agent else "message.customer_reply"
         await self.repo.event(kind, signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
