@@ -174,6 +174,11 @@ def _compare(op: str, limit: float | timedelta) -> Check:
 MATCHERS = ("equals", "in", "contains", "regex", "starts_with", "ends_with", "gt", "ge", "lt", "le", "exists")
 
 
+def _label(field: str, argument: str) -> str:
+    """``headers.x-priority`` for a field with an argument, else the field's name."""
+    return f"{field}.{argument}" if argument else field
+
+
 @dataclass(frozen=True, slots=True)
 class FieldCondition:
     field: str
@@ -183,7 +188,7 @@ class FieldCondition:
 
     @property
     def label(self) -> str:
-        return f"{self.field}.{self.argument}" if self.argument else self.field
+        return _label(self.field, self.argument)
 
     def describe(self) -> str:
         return f"{self.label} {self.match.name} {self.match.expected}"
@@ -192,8 +197,7 @@ class FieldCondition:
         match = self.match
         holds = match.holds
         if holds is not None:  # inline, not a method of its own: this runs for most rules and mails
-            folding = getattr(facts, "folded", None)  # MailFacts folds each value once per message
-            folded = folding(self.field, self.argument, self.is_list) if folding is not None else self._fold(facts)
+            folded = self._folded(facts)
             if not self.is_list:
                 return [self._hit(facts, 0, ())] if holds(folded[0]) else None
             for index, value in enumerate(folded):
@@ -211,15 +215,17 @@ class FieldCondition:
         return None
 
     def _search(self, facts: Facts, search: Search, values: Sequence[Any]) -> list[Hit] | None:
-        folding = getattr(facts, "folded", None)
-        folded = folding(self.field, self.argument, self.is_list) if folding is not None else self._fold(facts)
+        folded = self._folded(facts)
         for index, value in enumerate(values):
             found = search.find("" if value is None else str(value), folded[index])
             if found is not None:
                 return [self._hit(facts, index, _captures(found))]
         return None
 
-    def _fold(self, facts: Facts) -> tuple[str, ...]:
+    def _folded(self, facts: Facts) -> tuple[str, ...]:
+        folding = getattr(facts, "folded", None)  # MailFacts folds each value once per message
+        if folding is not None:
+            return folding(self.field, self.argument, self.is_list)  # type: ignore[no-any-return]
         return fold(facts.value(self.field, self.argument), self.is_list)
 
     def _hit(self, facts: Facts, index: int, captures: tuple[tuple[str, str], ...]) -> Hit:
@@ -229,8 +235,6 @@ class FieldCondition:
         return Hit(self.label, self.match.name, self.match.expected, str(value)[:200], captures)
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Exists:
     field: str
@@ -238,16 +242,14 @@ class Exists:
     wanted: bool
 
     def describe(self) -> str:
-        label = f"{self.field}.{self.argument}" if self.argument else self.field
-        return f"{label} exists {str(self.wanted).lower()}"
+        return f"{_label(self.field, self.argument)} exists {str(self.wanted).lower()}"
 
     def test(self, facts: Facts) -> list[Hit] | None:
         present_in = getattr(facts, "present", None)  # MailFacts knows without decoding every header
         present = present_in(self.field, self.argument) if present_in else bool(facts.value(self.field, self.argument))
         if present != self.wanted:
             return None
-        label = f"{self.field}.{self.argument}" if self.argument else self.field
-        return [Hit(label, "exists", str(self.wanted).lower(), str(present).lower())]
+        return [Hit(_label(self.field, self.argument), "exists", str(self.wanted).lower(), str(present).lower())]
 
 
 @dataclass(frozen=True, slots=True)

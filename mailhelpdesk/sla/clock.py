@@ -15,7 +15,7 @@ from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.rules.sla import TARGETS, SlaPolicy
 from mailhelpdesk.rules.source import format_duration
 from mailhelpdesk.sla.calendar import BusinessCalendar
-from mailhelpdesk.sla.deadlines import Deadline, choose_policy, compute_deadlines, policy_calendar
+from mailhelpdesk.sla.deadlines import Deadline, add_time, choose_policy, compute_deadlines, policy_calendar
 
 # Targets counted from when the ticket started; the others from the latest message.
 _FROM_START = ("first_response", "resolution")
@@ -59,7 +59,7 @@ class SlaPlan:
         clock = self.clock
         if clock is None or clock.since is None or due <= clock.since or not clock.stopped:
             return due
-        return self.calendar.add(due, clock.stopped) if self.calendar else due + clock.stopped
+        return add_time(self.calendar, due, clock.stopped)
 
 
 def plan_sla(ruleset: RuleSet, event: str, state: TicketState, tier: str, at: datetime,
@@ -110,10 +110,9 @@ def _event_writes(event: str, state: TicketState, deadlines: tuple[Deadline, ...
 def _after_pauses(deadline: Deadline, calendar: BusinessCalendar | None, paused: timedelta) -> Deadline:
     if not paused:
         return deadline
-    def add(moment: datetime) -> datetime:
-        return calendar.add(moment, paused) if calendar else moment + paused
-    return Deadline(deadline.target, add(deadline.due), f"{deadline.how}, plus {format_duration(paused)} stopped",
-                    add(deadline.warn) if deadline.warn else None)
+    return Deadline(deadline.target, add_time(calendar, deadline.due, paused),
+                    f"{deadline.how}, plus {format_duration(paused)} stopped",
+                    add_time(calendar, deadline.warn, paused) if deadline.warn else None)
 
 
 def _clock(policy: SlaPolicy | None, calendar: BusinessCalendar | None, state: TicketState,

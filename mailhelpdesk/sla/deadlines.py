@@ -47,12 +47,14 @@ def compute_deadlines(ruleset: RuleSet, policy: SlaPolicy, state: TicketState, a
         start, base = spans[change.target][:2] if shifted else (at, timedelta(0))
         spans[change.target] = (start, base + change.amount, f"{'shifted' if shifted else 'set'} by a rule: "
                                 f"{'+' if change.shift else ''}{_duration(change.amount)}")
-    due = [Deadline(t, _add(calendar, start, amount), how, _add(calendar, start, amount - policy.warning.lead(amount)))
+    due = [Deadline(t, add_time(calendar, start, amount), how,
+                    add_time(calendar, start, amount - policy.warning.lead(amount)))
            for t, (start, amount, how) in spans.items()]
     return tuple(sorted(due, key=lambda d: d.due))
 
 
-def _add(calendar: BusinessCalendar | None, start: datetime, amount: timedelta) -> datetime:
+def add_time(calendar: BusinessCalendar | None, start: datetime, amount: timedelta) -> datetime:
+    """``amount`` after ``start`` in the clock's time: business time of ``calendar``, or plain time."""
     return calendar.add(start, amount) if calendar is not None else start + amount
 
 

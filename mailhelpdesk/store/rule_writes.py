@@ -31,9 +31,9 @@ class RuleWriter:
         if result.after.status in DONE_STATUSES:
             await self.timers.drop_unfired(ticket_id)
             return
-        if stored is not None and stored.state.status in DONE_STATUSES:
-            await self.timers.schedule(ticket_id, _restored(result, stored))
         await self.timers.shift(ticket_id, result.sla)
+        if stored is not None and stored.state.status in DONE_STATUSES:  # after the shift: already moved
+            await self.timers.schedule(ticket_id, _restored(result, stored))
         await self.timers.schedule(ticket_id, result.sla.writes)
 
 
