@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 def start_scheduler(runtime: Runtime, clock: Callable[[], datetime]) -> AsyncIOScheduler:
     """Start the jobs in the running event loop; the caller shuts the scheduler down."""
     settings = runtime.settings
+    # APScheduler logs every run of every job at INFO: a line every two seconds says nothing.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone=UTC)
     scheduler.add_job(run_timers, "interval", args=(runtime, clock), seconds=settings.timer_interval,
                       next_run_time=datetime.now(UTC), max_instances=1, coalesce=True, id="timers")
