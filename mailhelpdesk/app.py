@@ -8,6 +8,12 @@ from datetime import UTC, datetime
 from mailhelpdesk.companies.domains import load_freemail
 from mailhelpdesk.config import Settings
 from mailhelpdesk.intake import Intake
+from mailhelpdesk.outbound.closing import Closing
+from mailhelpdesk.outbound.context import ContextBuilder
+from mailhelpdesk.outbound.guard import Guard
+from mailhelpdesk.outbound.notifier import Notifier
+from mailhelpdesk.outbound.sender import OutboxSender
+from mailhelpdesk.outbound.templates import Templates
 from mailhelpdesk.pipeline.runner import Pipeline
 from mailhelpdesk.pipeline.steps.auto_reply import AutoReplyStep
 from mailhelpdesk.pipeline.steps.bounce import BounceStep
@@ -17,10 +23,13 @@ from mailhelpdesk.pipeline.steps.parse_step import ParseStep
 from mailhelpdesk.pipeline.steps.persist import AlwaysReopen, PersistStep
 from mailhelpdesk.pipeline.steps.rules_step import RulesStep
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver, SenderStep
+from mailhelpdesk.pipeline.steps.survey_reply import SurveyReplyStep
 from mailhelpdesk.pipeline.steps.thread_match import ThreadMatchStep
 from mailhelpdesk.rules.current import CurrentRules
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.db import close_database, open_database
+from mailhelpdesk.store.outbox import OutboxStore
+from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository
 from mailhelpdesk.store.rule_writes import RuleWriter
 from mailhelpdesk.store.timers import TimerStore
@@ -40,6 +49,11 @@ class Runtime:
     intake: Intake
     rules: CurrentRules
     timers: TimerJob
+    templates: Templates
+    notifier: Notifier
+    outbox: OutboxStore
+    sender: OutboxSender
+    ratings: RatingStore
 
 
 def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
@@ -51,6 +65,10 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     companies = CompanyResolver(repo, freemail, settings.auto_create_companies)
     ours = settings.our_addresses()
     rules = CurrentRules(settings.rules_file)
+    outbox, ratings = OutboxStore(), RatingStore()
+    templates = Templates(settings.admin_templates())
+    notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours), templates,
+                        ContextBuilder(settings.public_url, signer), Closing(timers), signer, rules, clock)
     steps = (
         ParseStep(settings.max_message_bytes),
         DuplicateStep(repo),
@@ -59,12 +77,14 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         BounceStep(),
         ThreadMatchStep(repo, signer, settings.subject_match_days),
         SenderStep(repo, companies),
+        SurveyReplyStep(ratings),
         RulesStep(repo, rules),
-        PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start, writer),
+        PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start, writer, notifier, ratings),
     )
     pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
-    timer_job = TimerJob(repo, timers, writer, rules)
-    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job)
+    timer_job = TimerJob(repo, timers, writer, rules, notifier)
+    return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job, templates,
+                   notifier, outbox, OutboxSender(settings, outbox, repo), ratings)
 
 
 @asynccontextmanager

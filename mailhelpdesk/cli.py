@@ -44,6 +44,23 @@ def _iso_time(value: str) -> datetime:
                                          f"{value!r}") from None
 
 
+def _language(value: str) -> str:
+    if value and not (value.isalpha() and 2 <= len(value) <= 8):
+        raise argparse.ArgumentTypeError(f"not a language code such as en or ru: {value!r}")
+    return value.lower()
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if value:
+            ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown time zone: {value!r} (use a name such as Europe/Moscow)") from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mailhelpdesk", description="An email-native helpdesk.")
     parser.add_argument("--config", type=Path, help="YAML settings file (or MAILHELPDESK_CONFIG)")
@@ -84,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     cseed.add_argument("file", type=Path)
     csub.add_parser("list", help="list companies, their tier and domains")
 
+    contacts = sub.add_parser("contacts", help="how our mail addresses a customer")
+    ctsub = contacts.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ctshow = ctsub.add_parser("show", help="a contact's greeting, language and time zone")
+    ctshow.add_argument("email")
+    ctset = ctsub.add_parser("set", help="set a contact's greeting, language or time zone ('' clears)")
+    ctset.add_argument("email")
+    ctset.add_argument("--name", dest="preferred_name", help="the name to greet them by, e.g. Ivan")
+    ctset.add_argument("--salutation", help="a whole greeting line, e.g. 'Dear Dr. Smith,'")
+    ctset.add_argument("--language", type=_language, help="language of our mail, e.g. ru")
+    ctset.add_argument("--timezone", type=_timezone, help="time zone of times in our mail, e.g. Europe/Moscow")
+
     sub.add_parser("migrate", help="create or upgrade the database schema")
     explain = sub.add_parser("explain", help="the story of a ticket: threading, rules that fired or nearly did, SLA")
     explain.add_argument("number", type=_positive_int)
@@ -101,6 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     rtest.add_argument("--at", type=_iso_time, help="when it arrives (ISO 8601; without an offset: in the SLA "
                        "calendar's time zone); default: its Date header")
     rtest.add_argument("--mailbox", help="the mailbox it arrives in (default: default_mailbox)")
+    templates = sub.add_parser("templates", help="check and preview the email templates")
+    tmsub = templates.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    tmsub.add_parser("check", help="render every template of every language with sample data")
+    trender = tmsub.add_parser("render", help="the mail a template makes for a ticket")
+    trender.add_argument("name", help="template name, e.g. acknowledgement")
+    trender.add_argument("--ticket", type=_positive_int, required=True, help="ticket number")
+    trender.add_argument("--language", help="default: the one the ticket's customer gets")
+    trender.add_argument("--part", choices=["subject", "txt", "html", "all"], default="all")
+    outbox = sub.add_parser("outbox", help="mail the desk sends: list, show, send, retry, resume after the breaker")
+    osub = outbox.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    olist = osub.add_parser("list", help="newest first, with status and reason")
+    olist.add_argument("--status", action="append", choices=["queued", "sending", "sent", "failed", "suppressed",
+                                                              "held"], help="only these (repeatable)")
+    olist.add_argument("--ticket", type=_positive_int, help="only mail about this ticket")
+    olist.add_argument("--limit", type=_positive_int, default=50)
+    oshow = osub.add_parser("show", help="print one mail as it is (or was) sent")
+    oshow.add_argument("id", type=_positive_int)
+    osub.add_parser("send", help="send what is due, once (serve does this continuously)")
+    oretry = osub.add_parser("retry", help="queue failed mail again")
+    oretry.add_argument("ids", nargs="+", type=_positive_int)
+    oresume = osub.add_parser("resume", help="reset the tripped breaker and send the held mail")
+    oresume.add_argument("--discard", action="store_true", help="drop the held mail instead of sending it")
     replay = sub.add_parser("replay", help="what a new rules file would change: the stored mail replayed with both")
     replay.add_argument("--rules", type=Path, required=True, help="the new rules file")
     replay.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
@@ -127,6 +177,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return serve(settings)
         if args.command == "rules":  # needs no database
             return _rules_command(args, settings, out)
+        if args.command == "templates" and args.action == "check":  # needs no database
+            from mailhelpdesk.commands.templates import check_templates
+
+            return check_templates(settings, out)
         if args.command == "replay":  # opens the real and the scratch databases itself, one at a time
             from mailhelpdesk.commands.replay import replay_command
 
@@ -192,6 +246,50 @@ async def _ingest(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
         await seed_companies(runtime, runtime.settings.rules_file)
     report = await ingest_paths(runtime, args.paths, args.mailbox or runtime.settings.default_mailbox, err)
     out.write("\n".join(report.lines()) + "\n")
+    return 0
+
+
+async def _templates_render(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.templates import render_template
+
+    runtime.rules.load()
+    return await render_template(runtime, args.name, args.ticket, args.language, args.part, out, err)
+
+
+async def _outbox(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands import outbox
+
+    if args.action == "list":
+        if await outbox.list_outbox(runtime, out, args.status or [], args.ticket, args.limit) < 0:
+            err.write(f"mailhelpdesk: error: no ticket #{args.ticket}\n")
+            return EXIT_FAILURE
+        return 0
+    if args.action == "show":
+        if not await outbox.show_outbox(runtime, args.id, out):
+            err.write(f"mailhelpdesk: error: no outbox mail {args.id}\n")
+            return EXIT_FAILURE
+        return 0
+    if args.action == "send":
+        return await outbox.send_outbox(runtime, out)
+    if args.action == "retry":
+        return await outbox.retry_outbox(runtime, args.ids, out)
+    return await outbox.resume_outbox(runtime, args.discard, out)
+
+
+async def _contacts(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.contacts import FIELDS, set_contact, show_contact
+
+    if args.action == "show":
+        found = await show_contact(args.email, out)
+    else:
+        changes = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
+        if not changes:
+            err.write("mailhelpdesk: error: contacts set: give --name, --salutation, --language or --timezone\n")
+            return EXIT_USAGE
+        found = await set_contact(args.email, changes, out)
+    if not found:
+        err.write(f"mailhelpdesk: error: no contact {args.email}\n")
+        return EXIT_FAILURE
     return 0
 
 
@@ -293,4 +391,8 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("migrate", None): _migrate,
     ("explain", None): _explain,
     ("timers", None): _timers,
+    ("templates", "render"): _templates_render,
+    ("contacts", "show"): _contacts,
+    ("contacts", "set"): _contacts,
+    **{("outbox", action): _outbox for action in ("list", "show", "send", "retry", "resume")},
 }

@@ -18,12 +18,49 @@ from mailhelpdesk.errors import ConfigError
 DEFAULT_DATA_DIR = Path("data")
 
 
+SECURITY_MODES = ("none", "starttls", "tls")
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """Where outbound mail goes: an SMTP relay (smarthost). The password comes from env or a file."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: str = "none"  # none, starttls (upgrade after EHLO), tls (implicit, usually port 465)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class FaqLink:
+    title: str
+    url: str
+
+
 @dataclass(frozen=True, slots=True)
 class MailboxSettings:
     name: str
     address: str
     team: str = ""
     line: int = 1
+    display_name: str = ""  # the From name of mail we send from this mailbox
+    language: str = ""  # customers' language when neither contact nor company has one
+    faq: tuple[FaqLink, ...] = ()  # knowledge-base links shown in acknowledgements
+    relay: RelaySettings | None = None  # None: the global relay
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    interval: int = 5  # seconds between runs of the sender in serve (it also wakes on new mail)
+    max_attempts: int = 10  # temporary failures before a mail is given up as failed
+    per_recipient_hourly: int = 10  # automatic mails to one address in an hour; more are suppressed
+    per_ticket_hourly: int = 10  # automatic mails about one ticket in an hour
+    breaker_limit: int = 300  # automatic mails in breaker_minutes that trip the breaker
+    breaker_minutes: int = 10
+    lease: int = 300  # seconds a claimed mail may take before another run sends it again (after a crash)
+    max_age_hours: int = 24  # mail older than this (an imported archive) gets no automatic reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +74,7 @@ class Settings:
     smtp_port: int = 8025
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    secret_key: bytes = b""
+    secret_key: bytes = field(default=b"", repr=False)
     auto_create_companies: bool = True
     freemail_file: Path | None = None
     freemail_extra: tuple[str, ...] = ()
@@ -49,6 +86,11 @@ class Settings:
     parse_workers: int | None = None  # None: one when the machine has two or more CPUs
     timer_interval: int = 30  # seconds between runs of the timer job (SLA clocks, timed rules)
     rules_reload_interval: int = 2  # seconds between looks at the rules file for changes; 0 = never
+    public_url: str = ""  # how customers reach the panel (survey links); default http://web_host:web_port
+    default_language: str = "en"
+    templates_dir: Path | None = None  # the admin's templates; default: templates/ next to the rules file
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     def parse_worker_count(self) -> int:
         """Worker processes that parse ahead during ``ingest``."""
@@ -64,6 +106,16 @@ class Settings:
 
     def mailbox_names(self) -> list[str]:
         return [box.name for box in self.mailboxes]
+
+    def relay_for(self, mailbox: str) -> RelaySettings:
+        box = next((b for b in self.mailboxes if b.name == mailbox), None)
+        return box.relay if box is not None and box.relay is not None else self.relay
+
+    def admin_templates(self) -> Path | None:
+        """The admin's template directory (holding ``email/<lang>/``), if any."""
+        if self.templates_dir is not None:
+            return self.templates_dir
+        return self.rules_file.parent / "templates" if self.rules_file is not None else None
 
     def our_addresses(self) -> frozenset[str]:
         return frozenset([*(b.address.lower() for b in self.mailboxes), *(a.lower() for a in self.own_addresses)])
@@ -90,7 +142,7 @@ def load_settings(
         values.update(_read_config_file(path))
     values.update({key: env[name] for name, key in _ENV_KEYS.items() if env.get(name)})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    settings = _build(values)
+    settings = _build(values, env)
     return _with_defaults(settings, env)
 
 
@@ -112,13 +164,14 @@ _SCALARS: dict[str, type] = {
     "database_url": str, "default_mailbox": str, "smtp_host": str, "smtp_port": int,
     "web_host": str, "web_port": int, "auto_create_companies": bool, "subject_match_days": int,
     "max_message_bytes": int, "ticket_number_start": int, "loop_token": str, "parse_workers": int,
-    "timer_interval": int, "rules_reload_interval": int,
+    "timer_interval": int, "rules_reload_interval": int, "public_url": str, "default_language": str,
 }
-_PATHS = ("data_dir", "rules_file", "freemail_file")
+_PATHS = ("data_dir", "rules_file", "freemail_file", "templates_dir")
+_NESTED = {"mailboxes", "freemail_extra", "own_addresses", "secret_key_file", "relay", "outbox"}
 
 
-def _build(values: dict[str, Any]) -> Settings:
-    known = set(_SCALARS) | set(_PATHS) | {"mailboxes", "freemail_extra", "own_addresses", "secret_key_file"}
+def _build(values: dict[str, Any], env: Mapping[str, str]) -> Settings:
+    known = set(_SCALARS) | set(_PATHS) | _NESTED
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
@@ -130,7 +183,11 @@ def _build(values: dict[str, Any]) -> Settings:
         if values.get(key):
             kwargs[key] = Path(str(values[key]))
     if "mailboxes" in values:
-        kwargs["mailboxes"] = _mailboxes(values["mailboxes"])
+        kwargs["mailboxes"] = _mailboxes(values["mailboxes"], env)
+    if "relay" in values:
+        kwargs["relay"] = _relay("relay", values["relay"], env)
+    if "outbox" in values:
+        kwargs["outbox"] = _outbox(values["outbox"])
     for key in ("freemail_extra", "own_addresses"):
         if key in values:
             kwargs[key] = tuple(str(v).lower() for v in values[key] or ())
@@ -155,19 +212,88 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
         raise ConfigError(f"setting {key}: expected {kind.__name__}, got {value!r}") from exc
 
 
-def _mailboxes(raw: Any) -> tuple[MailboxSettings, ...]:
+_MAILBOX_KEYS = ("name", "address", "team", "line", "display_name", "language", "faq", "relay")
+
+
+def _mailboxes(raw: Any, env: Mapping[str, str]) -> tuple[MailboxSettings, ...]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("setting mailboxes: expected a non-empty list")
-    boxes = []
-    for item in raw:
-        if not isinstance(item, dict) or "name" not in item or "address" not in item:
-            raise ConfigError("setting mailboxes: each entry needs name and address")
-        boxes.append(MailboxSettings(str(item["name"]), str(item["address"]).lower(),
-                                     str(item.get("team", "")), int(item.get("line", 1))))
+    boxes = [_mailbox(item, env) for item in raw]
     names = [b.name for b in boxes]
     if len(set(names)) != len(names):
         raise ConfigError("setting mailboxes: duplicate mailbox names")
     return tuple(boxes)
+
+
+def _mailbox(item: Any, env: Mapping[str, str]) -> MailboxSettings:
+    if not isinstance(item, dict) or "name" not in item or "address" not in item:
+        raise ConfigError("setting mailboxes: each entry needs name and address")
+    name = str(item["name"])
+    _no_unknown(f"mailboxes[{name}]", item, _MAILBOX_KEYS)
+    relay = _relay(f"mailboxes[{name}].relay", item["relay"], env) if item.get("relay") is not None else None
+    return MailboxSettings(name, str(item["address"]).lower(), str(item.get("team", "")),
+                           _coerce(f"mailboxes[{name}].line", item.get("line", 1), int),
+                           str(item.get("display_name", "")), str(item.get("language", "")).lower(),
+                           _faq(name, item.get("faq") or []), relay)
+
+
+def _faq(mailbox: str, raw: Any) -> tuple[FaqLink, ...]:
+    if not isinstance(raw, list) or not all(isinstance(i, dict) and "title" in i and "url" in i for i in raw):
+        raise ConfigError(f"setting mailboxes[{mailbox}].faq: expected a list of {{title, url}}")
+    return tuple(FaqLink(str(i["title"]), str(i["url"])) for i in raw)
+
+
+_RELAY_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "timeout")
+
+
+def _relay(where: str, raw: Any, env: Mapping[str, str]) -> RelaySettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"setting {where}: expected a mapping of {', '.join(_RELAY_KEYS)}")
+    _no_unknown(where, raw, _RELAY_KEYS)
+    security = str(raw.get("security", "none")).lower()
+    if security not in SECURITY_MODES:
+        raise ConfigError(f"setting {where}.security: expected one of {', '.join(SECURITY_MODES)}, got {security!r}")
+    return RelaySettings(str(raw.get("host", "127.0.0.1")), _coerce(f"{where}.port", raw.get("port", 25), int),
+                         security, str(raw.get("username", "")), _relay_password(where, raw, env),
+                         _coerce(f"{where}.timeout", raw.get("timeout", 30), float))
+
+
+def _relay_password(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> str:
+    """The password never sits in the config file: it is named by an environment variable or a file."""
+    if raw.get("password_env"):
+        name = str(raw["password_env"])
+        if name not in env:
+            raise ConfigError(f"setting {where}.password_env: environment variable {name} is not set")
+        return env[name]
+    if raw.get("password_file"):
+        path = Path(str(raw["password_file"]))
+        try:
+            return path.read_text("utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"setting {where}.password_file: cannot read {path}: {exc.strerror}") from exc
+    return ""
+
+
+_OUTBOX_LOWEST = {"interval": 1, "max_attempts": 1, "per_recipient_hourly": 1, "per_ticket_hourly": 1,
+                  "breaker_limit": 1, "breaker_minutes": 1, "lease": 1,
+                  "max_age_hours": 1}
+
+
+def _outbox(raw: Any) -> OutboxSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("setting outbox: expected a mapping")
+    _no_unknown("outbox", raw, _OUTBOX_LOWEST)
+    values = {key: _coerce(f"outbox.{key}", value, int) for key, value in raw.items()}
+    for key, value in values.items():
+        if value < _OUTBOX_LOWEST[key]:
+            raise ConfigError(f"setting outbox.{key}: expected {_OUTBOX_LOWEST[key]} or more, got {value}")
+    return OutboxSettings(**values)
+
+
+def _no_unknown(where: str, raw: Mapping[str, Any], allowed: Any) -> None:
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ConfigError(f"setting {where}: unknown key(s) {', '.join(map(str, unknown))}")
 
 
 _DATABASE_SCHEMES = ("sqlite://", "postgres://", "postgresql://", "asyncpg://", "psycopg://")
@@ -189,7 +315,9 @@ def _with_defaults(settings: Settings, env: Mapping[str, str]) -> Settings:
         settings = replace(settings, rules_file=Path("rules.example.yaml"))
     if not settings.secret_key:
         settings = replace(settings, secret_key=_secret_from_env_or_file(settings.data_dir, env))
-    return settings
+    if not settings.public_url:
+        settings = replace(settings, public_url=f"http://{settings.web_host}:{settings.web_port}")
+    return replace(settings, public_url=settings.public_url.rstrip("/"))
 
 
 def _secret_from_env_or_file(data_dir: Path, env: Mapping[str, str]) -> bytes:

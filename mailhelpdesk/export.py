@@ -37,7 +37,7 @@ async def _tickets() -> AsyncIterator[Ticket]:
     while True:
         page = await (
             Ticket.filter(number__gt=last).order_by("number").limit(_PAGE)
-            .prefetch_related("company__domains", "requester", "cc", "messages__attachments")
+            .prefetch_related("company__domains", "requester", "cc", "messages__attachments", "rating")
         )
         for ticket in page:
             yield ticket
@@ -91,8 +91,17 @@ def _ticket_record(ticket: Ticket) -> dict[str, Any]:
         "cc": sorted(({"email": c.email, "name": c.name} for c in ticket.cc), key=lambda c: c["email"]),
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
+        "rating": _rating_record(ticket),
         "messages": [_message_record(m) for m in sorted(ticket.messages, key=lambda m: (m.date, m.id))],
     }
+
+
+def _rating_record(ticket: Ticket) -> dict[str, Any] | None:
+    rating = getattr(ticket, "rating", None)
+    if rating is None:
+        return None
+    return {"score": rating.score, "comment": rating.comment, "source": rating.source, "agent": rating.agent,
+            "line": rating.line, "team": rating.team, "at": _iso(rating.updated_at)}
 
 
 def _message_record(message: Message) -> dict[str, Any]:
@@ -117,6 +126,7 @@ def _message_record(message: Message) -> dict[str, Any]:
             "auto_reply": bool(message.flags.get("auto_reply")),
             "bounce": bool(message.flags.get("bounce")),
         },
+        "template": str(message.flags.get("template", "")),
         "defects": list(message.flags.get("defects", [])),
         "thread_signal": message.thread_signal,
     }

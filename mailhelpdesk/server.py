@@ -1,4 +1,5 @@
-"""``mailhelpdesk serve``: SMTP receiver, pipeline worker, timers, rules reload and web panel in one process.
+"""``mailhelpdesk serve``: SMTP receiver, pipeline worker, outbox sender, timers, rules reload and web panel
+in one process.
 
 Tortoise keeps its connection context in a ContextVar, so the database is opened in
 the main task before uvicorn starts; every task uvicorn and the SMTP server create
@@ -15,9 +16,11 @@ from mailhelpdesk.app import build_runtime, utc_now
 from mailhelpdesk.commands.companies import seed_companies
 from mailhelpdesk.config import Settings
 from mailhelpdesk.ingest.smtp import SmtpHandler, process_queue, start_smtp
+from mailhelpdesk.outbound.send_loop import send_forever
 from mailhelpdesk.scheduler import start_scheduler
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.web.app import create_web_app
+from mailhelpdesk.web.survey import Survey
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +37,22 @@ async def _serve(settings: Settings) -> None:
     if settings.rules_file is not None:
         await seed_companies(runtime, settings.rules_file)
     handler = SmtpHandler(runtime.intake, {b.address: b.name for b in settings.mailboxes})
-    worker = asyncio.create_task(process_queue(runtime.intake, handler.queue))
+    wakeup = asyncio.Event()
+    worker = asyncio.create_task(process_queue(runtime.intake, handler.queue, wakeup.set))
+    sender = asyncio.create_task(send_forever(runtime.sender, wakeup, settings.outbox.interval, utc_now))
     smtp = await start_smtp(handler, settings.smtp_host, settings.smtp_port, settings.max_message_bytes)
-    scheduler = start_scheduler(runtime, utc_now)
+    scheduler = start_scheduler(runtime, utc_now, wakeup.set)
 
     async def shutdown() -> None:
         scheduler.shutdown(wait=False)
         smtp.close()
         await smtp.wait_closed()
         worker.cancel()
+        sender.cancel()
         await close_database()
 
-    app = create_web_app(on_shutdown=[shutdown])
+    survey = Survey(runtime.signer, runtime.repo, runtime.ratings, runtime.notifier.customer_language, utc_now)
+    app = create_web_app(on_shutdown=[shutdown], extra=survey.handlers())
     log.warning("SMTP on %s:%s, panel on http://%s:%s/", settings.smtp_host, settings.smtp_port,
                 settings.web_host, settings.web_port)
     config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_level="warning")

@@ -31,6 +31,13 @@ class Signer:
         number, sig = match.group(1), match.group(2)
         return int(number) if hmac.compare_digest(sig, _sig(self.key, "reply", number)) else None
 
+    def survey_signature(self, ticket_number: int) -> str:
+        """Proof in a survey link that we sent it for this ticket (the score is the customer's choice)."""
+        return _sig(self.key, "survey", str(ticket_number))
+
+    def survey_valid(self, ticket_number: int, signature: str) -> bool:
+        return hmac.compare_digest(signature.lower(), self.survey_signature(ticket_number))
+
     def message_id(self, ticket_number: int, domain: str) -> str:
         nonce = secrets.token_hex(6)
         payload = f"{ticket_number}.{nonce}"

@@ -10,9 +10,12 @@ failed on its ticket instead of being retried for ever.
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from mailhelpdesk.domain.types import TicketStatus
+from mailhelpdesk.outbound.notifier import Notifier
+from mailhelpdesk.outbound.planner import TicketChange
 from mailhelpdesk.pipeline.parse import parse_mail
 from mailhelpdesk.rules.effects import ticket_columns
 from mailhelpdesk.rules.facts import MailFacts
@@ -20,10 +23,10 @@ from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet, Trigger
 from mailhelpdesk.store.repository import Repository, StoredTicket, transaction
 from mailhelpdesk.store.rule_writes import RuleWriter
-from mailhelpdesk.store.timers import DueTimer, TimerStore
+from mailhelpdesk.store.timers import AUTO_CLOSE, SLA_EVENTS, DueTimer, TimerStore
 
 log = logging.getLogger(__name__)
-_EVENT_KINDS = {"sla_warning": "sla.warning", "sla_breached": "sla.breached"}
+_EVENT_KINDS = {"sla_warning": "sla.warning", "sla_breached": "sla.breached", AUTO_CLOSE: "ticket.auto_closed"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class TimerJob:
     timers: TimerStore
     writer: RuleWriter
     rules: Callable[[], RuleSet]
+    notifier: Notifier
     batch: int = 500  # timers per kind per run; the next run takes the rest
 
     async def run(self, now: datetime) -> Counter[str]:
@@ -42,7 +46,7 @@ class TimerJob:
         return tally
 
     async def _due(self, now: datetime) -> list[DueTimer]:
-        due = await self.timers.due_sla(now, self.batch)
+        due = await self.timers.due_sla(now, self.batch) + await self.timers.due_auto_close(now, self.batch)
         for trigger in self.rules().timed_triggers():
             assert trigger.after is not None
             find = self.timers.due_pending if trigger.event == "pending_for" else self.timers.due_quiet
@@ -69,9 +73,14 @@ class TimerJob:
             return "gone"
         result = await self._rules(timer, stored, now)
         columns = ticket_columns(result, now, stored.state.status, stored.dues)
+        if timer.event == AUTO_CLOSE:
+            columns["closed_at"] = now
         await self.repo.event(_EVENT_KINDS.get(timer.event, "timer.fired"), _describe(timer), ticket_id=stored.id)
         await self.repo.update_ticket(stored.id, **columns)
         await self.writer.record(stored.id, result, now, stored=stored)
+        sla_target = timer.target if timer.event in SLA_EVENTS else ""
+        await self.notifier.ticket_changed(stored.id, TicketChange(timer.event, stored.state, result.after,
+                                                                   fired=result.fired, sla_target=sla_target), now)
         return timer.event
 
     async def _rules(self, timer: DueTimer, stored: StoredTicket, now: datetime) -> RulesResult:
@@ -79,9 +88,12 @@ class TimerJob:
         if timer.event in ("pending_for", "no_update_for"):
             ruleset = ruleset.for_trigger(Trigger(timer.event, _after(ruleset, timer)))
         raw = await self.repo.latest_customer_mail(stored.id)
-        facts = MailFacts(parse_mail(raw or b""), stored.mailbox, stored.company, stored.tier, stored.state, now,
+        # Silence after the closing request closes the ticket; status_changed rules see it closed.
+        state = replace(stored.state, status=TicketStatus.CLOSED.value) if timer.event == AUTO_CLOSE \
+            else stored.state
+        facts = MailFacts(parse_mail(raw or b""), stored.mailbox, stored.company, stored.tier, state, now,
                           ruleset.sla_calendar, created_at=stored.created_at)
-        return run_rules(ruleset, timer.event, facts, stored.state, stored.tier, now, stored.sla(), stored.state.status)
+        return run_rules(ruleset, timer.event, facts, state, stored.tier, now, stored.sla(), stored.state.status)
 
 
 def _after(ruleset: RuleSet, timer: DueTimer) -> timedelta | None:

@@ -11,7 +11,8 @@ from mailhelpdesk.store.models import Company
 async def seed_companies(runtime: Runtime, path: Path) -> int:
     seeds = load_company_seeds(path)
     for seed in seeds:
-        await runtime.repo.upsert_company(seed.name, seed.domains, seed.tier)
+        await runtime.repo.upsert_company(seed.name, seed.domains, seed.tier, seed.language,
+                                                   seed.timezone)
     return len(seeds)
 
 

@@ -104,12 +104,29 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     "sla.breached": _timer,
     "timer.fired": _timer,
     "timer.failed": lambda d: f"timer {d.get('on')} {d.get('target')} failed: {d.get('error')}",
+    "ticket.auto_closed": lambda d: f"closed by itself: no reply since the closing request (due {_iso(d['due'])})",
+    "mail.queued": lambda d: _mail("queued", d),
+    "mail.held": lambda d: _mail("held (breaker tripped)", d),
+    "mail.suppressed": lambda d: _mail("not sent", d),
+    "mail.sent": lambda d: _mail("sent", d),
+    "mail.deferred": lambda d: _mail("deferred", d),
+    "mail.failed": lambda d: _mail("FAILED", d),
+    "rating.received": lambda d: f"customer rated {d.get('score')}/5 by {d.get('source')}"
+                                 + (f": {d['comment']!r}" if d.get("comment") else ""),
+    "outbox.breaker_tripped": lambda d: f"outbox breaker tripped: {d.get('reason')}",
 }
 
 
 def _deadlines(ticket: Ticket) -> list[str]:
     return [f"{column.removesuffix('_due')} {_time(due)}" for column in DUE_COLUMNS.values()
             if (due := getattr(ticket, column)) is not None]
+
+
+def _mail(what: str, data: dict[str, Any]) -> str:
+    why = data.get("reason") or data.get("detail") or ""
+    rule = f", asked by rule {data['rule']!r}" if data.get("rule") else ""
+    return (f"mail {what}: {data.get('template')} to {data.get('to')} (outbox {data.get('outbox')}{rule})"
+            + (f": {clip(str(why), 200)}" if why else ""))
 
 
 def _time(moment: datetime) -> str:

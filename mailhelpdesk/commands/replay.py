@@ -291,7 +291,7 @@ async def _ticket_views() -> dict[str, TicketView]:
     """Every ticket of the open database by the Message-ID of its first mail; fields read by name."""
     first = {int(r[0]): str(r[1]) for r in await Sql().rows(
         'SELECT "ticket_id", "message_id" FROM "message" WHERE "id" IN'
-        ' (SELECT MIN("id") FROM "message" GROUP BY "ticket_id")')}
+        ' (SELECT MIN("id") FROM "message" WHERE "direction" = \'in\' GROUP BY "ticket_id")')}
     views: dict[str, TicketView] = {}
     last = 0
     while rows := await (Ticket.filter(id__gt=last).order_by("id").limit(_PAGE)
@@ -353,7 +353,7 @@ async def _fate(message_id: str) -> str:
         return f"{state} ({reason or step})"
     first = await Sql().first(
         'SELECT f."message_id" FROM "message" m JOIN "message" f ON f."ticket_id" = m."ticket_id"'
-        ' WHERE m."message_id" = ? ORDER BY f."id" LIMIT 1', message_id)
+        ' WHERE m."message_id" = ? AND f."direction" = \'in\' ORDER BY f."id" LIMIT 1', message_id)
     return f"threaded into the ticket of <{first[0]}>" if first else "ingested"
 
 

@@ -7,7 +7,7 @@ reply, in a queue worker, so a slow pipeline never stalls the sending MTA.
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +70,13 @@ def _header_safe(address: str | None) -> str:
     return cleaned.encode("ascii", "backslashreplace").decode()[:320]
 
 
-async def process_queue(intake: Intake, queue: "asyncio.Queue[int]") -> None:
-    """Run accepted messages through the pipeline, one at a time, forever."""
+async def process_queue(intake: Intake, queue: "asyncio.Queue[int]",
+                        processed: Callable[[], None] = lambda: None) -> None:
+    """Run accepted messages through the pipeline, one at a time, forever; ``processed`` is
+    called after each (committed) message, to wake the outbox sender."""
     for result in await intake.recover():
         log.info("recovered inbound %s: %s", result.inbound_id, result.state.value)
+    processed()
     while True:
         inbound_id = await queue.get()
         try:
@@ -82,6 +85,7 @@ async def process_queue(intake: Intake, queue: "asyncio.Queue[int]") -> None:
             log.exception("processing inbound %s failed; it stays accepted for recovery", inbound_id)
         finally:
             queue.task_done()
+        processed()
 
 
 async def start_smtp(handler: SmtpHandler, host: str, port: int, max_bytes: int, **kwargs: Any) -> asyncio.Server:

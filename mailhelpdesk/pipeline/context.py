@@ -46,6 +46,7 @@ class MailContext:
     rules_at: datetime | None = None  # the moment the rules ran for (the mail's date, never the future)
     stored_ticket: StoredTicket | None = None  # the replied-to ticket as the rules saw it
     from_agent: bool = False  # a team member's reply on a ticket
+    survey_score: int | None = None  # the mail is a one-digit answer to the satisfaction survey
     ticket_number: int | None = None
     created_ticket: bool = False
     notes: list[str] = field(default_factory=list)

@@ -4,6 +4,8 @@
       - name: Acme Corporation
         tier: vip                     # free-form segment; default "standard"
         domains: [acme.com, acme.co.uk]
+        language: ru                  # optional: the language of our mail to its people
+        timezone: Europe/Moscow       # optional: the time zone of times in that mail
     # or, to keep them apart:  companies: companies.yaml   (a file with its own companies: list)
 
 Errors name ``file:line:column`` so an admin can fix them in their editor.
@@ -11,6 +13,7 @@ Errors name ``file:line:column`` so an admin can fix them in their editor.
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -23,6 +26,8 @@ class CompanySeed:
     name: str
     tier: str
     domains: tuple[str, ...]
+    language: str = ""
+    timezone: str = ""
 
 
 def load_company_seeds(path: Path) -> list[CompanySeed]:
@@ -72,18 +77,43 @@ def _key(node: yaml.MappingNode, name: str) -> yaml.Node | None:
 
 
 def _seed(reader: Reader, node: yaml.Node) -> CompanySeed | None:
-    fields = reader.mapping(node, "a company", ("name", "tier", "domains"), required=("name", "domains"))
+    fields = reader.mapping(node, "a company", ("name", "tier", "domains", "language", "timezone"),
+                            required=("name", "domains"))
     if fields is None or "name" not in fields or "domains" not in fields:
         return None
     name = reader.string(fields["name"], "company name")
     tier = reader.string(fields["tier"], "tier") if "tier" in fields else "standard"
+    language = _language(reader, fields.get("language"))
+    timezone = _timezone(reader, fields.get("timezone"))
     items = reader.sequence(fields["domains"], f"domains of {name or 'a company'}")
     if isinstance(fields["domains"], yaml.SequenceNode) and not items:
         reader.error(fields["domains"], "company needs a list of domains")
     domains = [d for item in items if (d := _domain(reader, item)) is not None]
-    if name is None or tier is None or len(domains) != len(items):
+    if name is None or tier is None or len(domains) != len(items) or language is None or timezone is None:
         return None
-    return CompanySeed(name, tier, tuple(domains))
+    return CompanySeed(name, tier, tuple(domains), language, timezone)
+
+
+def _language(reader: Reader, node: yaml.Node | None) -> str | None:
+    if node is None:
+        return ""
+    value = (reader.string(node, "language") or "").lower()
+    if not value.isalpha() or not 2 <= len(value) <= 8:
+        reader.error(node, f"language must be a code such as en or ru, not {getattr(node, 'value', '')!r}")
+        return None
+    return value
+
+
+def _timezone(reader: Reader, node: yaml.Node | None) -> str | None:
+    if node is None:
+        return ""
+    value = reader.string(node, "timezone") or ""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.error(node, f"unknown time zone {value!r} (use a name such as Europe/Moscow)")
+        return None
+    return value
 
 
 def _domain(reader: Reader, node: yaml.Node) -> str | None:

@@ -20,6 +20,7 @@ from mailhelpdesk.rules.actions import Action, Names, read_then
 from mailhelpdesk.rules.calendars import read_calendars
 from mailhelpdesk.rules.companies import CompanySeed, read_companies
 from mailhelpdesk.rules.conditions import AllOf, Condition, read_when
+from mailhelpdesk.rules.replies import Replies, read_replies
 from mailhelpdesk.rules.sla import SlaSection, read_sla
 from mailhelpdesk.rules.source import Problem, Reader, compose_file, format_duration
 from mailhelpdesk.rules.teams import Line, Team, read_lines, read_teams
@@ -28,7 +29,7 @@ from mailhelpdesk.sla.calendar import BusinessCalendar
 
 EVENTS = ("ticket_created", "customer_replied", "agent_replied", "status_changed", "sla_warning", "sla_breached")
 TIMED_EVENTS = ("pending_for", "no_update_for")
-SECTIONS = ("calendars", "lines", "teams", "sla", "companies", "rules")
+SECTIONS = ("calendars", "lines", "teams", "sla", "companies", "replies", "rules")
 _RULE_FIELDS = ("name", "on", "when", "then")
 
 
@@ -73,6 +74,7 @@ class RuleSet:
     companies: tuple[CompanySeed, ...] = ()
     rules: tuple[Rule, ...] = ()
     sources: tuple[Path, ...] = ()  # every file read: the rules file and those it names
+    replies: Replies = field(default_factory=Replies)
 
     @property
     def sla_calendar(self) -> BusinessCalendar | None:
@@ -139,7 +141,7 @@ def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node]) -> RuleSet
     rules = _rules(reader, sections.get("rules"), names)
     companies = tuple(read_companies(reader, sections.get("companies")))
     return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla, companies, rules,
-                   (path, *reader.included))
+                   (path, *reader.included), read_replies(reader, sections.get("replies")))
 
 
 def _rules(reader: Reader, node: yaml.Node | None, names: Names) -> tuple[Rule, ...]:

@@ -9,7 +9,8 @@ from pathlib import Path
 SHIPPED = frozenset((
     "acknowledgement", "assigned", "escalated", "waiting_for_reply", "reminder", "closing_request",
     "closed_survey", "reopened",  # to customers
-    "agent_new_ticket", "agent_assigned", "agent_sla_warning", "agent_sla_breached",  # to agents
+    "agent_new_ticket", "agent_assigned", "agent_reopened", "agent_sla_warning", "agent_sla_breached",
+    "agent_notify",  # to agents
 ))
 
 

@@ -37,6 +37,9 @@ class Company(Model):
     name = fields.CharField(max_length=200, unique=True)
     tier = fields.CharField(max_length=50, default="standard")
     auto_created = fields.BooleanField(default=False)
+    # Customers' language and time zone for our mail ('' = not known: the mailbox decides).
+    language = fields.CharField(max_length=20, default="", db_default="")
+    timezone = fields.CharField(max_length=64, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     domains: fields.ReverseRelation["CompanyDomain"]
 
@@ -63,6 +66,12 @@ class Contact(Model):
         "models.Company", related_name="contacts", null=True, on_delete=fields.SET_NULL
     )
     created_at = fields.DatetimeField(auto_now_add=True)
+    # How our mail addresses them: language (detected from their first mail, or set), the name to
+    # greet with, a whole greeting line, and their time zone ('' = not known).
+    language = fields.CharField(max_length=20, default="", db_default="")
+    preferred_name = fields.CharField(max_length=200, default="", db_default="")
+    salutation = fields.CharField(max_length=200, default="", db_default="")
+    timezone = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "contact"
@@ -200,6 +209,75 @@ class TicketTimer(Model):
     class Meta:
         table = "ticket_timer"
         unique_together = (("ticket", "event", "target", "due_at"),)
+
+
+class Outbox(Model):
+    """One mail to one recipient, queued in the transaction of the change that caused it.
+
+    ``status``: queued → sending → sent, or failed (permanently, or after too many tries);
+    suppressed (never sent, ``reason`` says why) and held (the breaker is tripped) are decided
+    when the mail is queued. ``message_id`` is fixed then too, so a retried send is the same mail.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="outbox", null=True, on_delete=fields.CASCADE
+    )
+    template = fields.CharField(max_length=100)
+    audience = fields.CharField(max_length=10)  # customer / agent
+    automatic = fields.BooleanField(default=True)
+    cause = fields.CharField(max_length=100, default="")
+    mailbox = fields.CharField(max_length=100)
+    sender = fields.CharField(max_length=320)  # the envelope sender
+    recipient = fields.CharField(max_length=320, db_index=True)
+    message_id = fields.CharField(max_length=998, unique=True)
+    subject = fields.CharField(max_length=998, default="")
+    language = fields.CharField(max_length=20, default="")
+    raw_message = fields.BinaryField()
+    status = fields.CharField(max_length=20, db_index=True)
+    reason = fields.TextField(default="")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    claimed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(db_index=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox"
+
+
+class Rating(Model):
+    """A customer's satisfaction score for a ticket (the latest counts), with who and what it rates."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.OneToOneRelation[Ticket] = fields.OneToOneField(
+        "models.Ticket", related_name="rating", on_delete=fields.CASCADE
+    )
+    score = fields.IntField()
+    comment = fields.TextField(default="")
+    source = fields.CharField(max_length=10)  # link / reply
+    agent = fields.CharField(max_length=320, default="")
+    line = fields.IntField()
+    team = fields.CharField(max_length=100, default="")
+    company: fields.ForeignKeyNullableRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="ratings", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rating"
+
+
+class ServiceFlag(Model):
+    """Service-wide switches that must survive restarts, such as the tripped outbox breaker."""
+
+    name = fields.CharField(max_length=50, primary_key=True)
+    value = fields.TextField(default="")
+    changed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "service_flag"
 
 
 # Every Inbound column but the raw bytes: for listings that must not load whole messages.

@@ -230,14 +230,17 @@ class Repository:
             await CompanyDomain.create(domain=domain, company_id=company.id)
         return CompanyRef(company.id, name, tier)
 
-    async def upsert_company(self, name: str, domains: Sequence[str], tier: str) -> int:
-        """Seed a company: create it or update its tier; move the listed domains to it."""
+    async def upsert_company(self, name: str, domains: Sequence[str], tier: str, language: str = "",
+                             timezone: str = "") -> int:
+        """Seed a company: create it or update its tier, language and time zone; move the listed domains to it."""
         company = await Company.get_or_none(name=name)
         if company is None:
-            company = await Company.create(name=name, tier=tier, auto_created=False)
-        elif company.tier != tier or company.auto_created:
-            company.tier, company.auto_created = tier, False
-            await company.save(update_fields=["tier", "auto_created"])
+            company = await Company.create(name=name, tier=tier, auto_created=False, language=language,
+                                           timezone=timezone)
+        elif (company.tier, company.auto_created, company.language, company.timezone) != (tier, False, language,
+                                                                                             timezone):
+            company.tier, company.auto_created, company.language, company.timezone = tier, False, language, timezone
+            await company.save(update_fields=["tier", "auto_created", "language", "timezone"])
         for domain in domains:
             existing = await CompanyDomain.get_or_none(domain=domain)
             if existing is None:
@@ -261,6 +264,11 @@ class Repository:
                 'UPDATE "contact" SET "name" = ?, "company_id" = ? WHERE "id" = ?', new_name, new_company, cid
             )
         return int(cid)
+
+    async def learn_language(self, contact_id: int, language: str) -> None:
+        """The language of a contact's first mail, unless one is known (detected or set) already."""
+        await self._sql.execute('UPDATE "contact" SET "language" = ? WHERE "id" = ? AND "language" = ?',
+                                language, contact_id, "")
 
     # --- tickets -------------------------------------------------------------------------
 

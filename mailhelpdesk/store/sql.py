@@ -81,12 +81,13 @@ class Sql:
             return int(row["id"])
         return int(await client.execute_insert(sql, [_sqlite_value(p) for p in params]))
 
-    async def insert_if_new(self, sql: str, *params: Any) -> bool:
+    async def insert_if_new(self, sql: str, *params: Any, key: str = "id") -> bool:
         """An ``INSERT … ON CONFLICT DO NOTHING``; True if it added the row. (On PostgreSQL the
-        driver reports an INSERT's OID where the row count should be, so ask for the row back.)"""
+        driver reports an INSERT's OID where the row count should be, so ask for the row's ``key`` back.)"""
         client, postgres = self._client()
         if postgres:
-            return await client.execute_insert(_numbered(sql + " RETURNING id"), list(params)) is not None
+            returning = f' RETURNING "{key}"'
+            return await client.execute_insert(_numbered(sql + returning), list(params)) is not None
         return int((await client.execute_query(sql, [_sqlite_value(p) for p in params]))[0]) == 1
 
     async def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -15,6 +15,7 @@ from mailhelpdesk.sla.deadlines import Deadline
 from mailhelpdesk.store.sql import Sql, from_db_datetime
 
 SLA_EVENTS = ("sla_warning", "sla_breached")
+AUTO_CLOSE = "auto_close"  # a resolved ticket closes by itself (target "resolved")
 _DONE = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
 _SLA = "\"event\" IN ('sla_warning', 'sla_breached')"
 _OPEN = f"t.\"status\" NOT IN ('{_DONE[0]}', '{_DONE[1]}')"
@@ -59,6 +60,23 @@ class TimerStore:
         """A resolved or closed ticket has no SLA moments left."""
         await self._sql.execute(f'DELETE FROM "ticket_timer" WHERE "ticket_id" = ? AND {_SLA}'
                                 f' AND "fired_at" IS NULL', ticket_id)
+
+    async def schedule_auto_close(self, ticket_id: int, at: datetime) -> None:
+        await self.drop_auto_close(ticket_id)
+        await self._add(ticket_id, AUTO_CLOSE, "resolved", at)
+
+    async def drop_auto_close(self, ticket_id: int) -> None:
+        await self._sql.execute('DELETE FROM "ticket_timer" WHERE "ticket_id" = ? AND "event" = ?'
+                                ' AND "fired_at" IS NULL', ticket_id, AUTO_CLOSE)
+
+    async def due_auto_close(self, now: datetime, limit: int) -> list[DueTimer]:
+        """Resolved tickets whose silence has lasted until their closing time."""
+        rows = await self._sql.rows(
+            'SELECT tt."id", tt."ticket_id", tt."event", tt."target", tt."due_at" FROM "ticket_timer" tt'
+            ' JOIN "ticket" t ON t."id" = tt."ticket_id" WHERE tt."event" = ? AND tt."fired_at" IS NULL'
+            ' AND tt."due_at" <= ? AND t."status" = ? ORDER BY tt."due_at" LIMIT ?',
+            AUTO_CLOSE, now, TicketStatus.RESOLVED.value, limit)
+        return [DueTimer(int(r[0]), int(r[1]), str(r[2]), str(r[3]), from_db_datetime(r[4])) for r in rows]
 
     async def due_sla(self, now: datetime, limit: int) -> list[DueTimer]:
         """Unfired SLA timers that are due, of open tickets whose clock runs, oldest first."""

@@ -26,9 +26,9 @@ def test_explain_tells_the_story_of_a_ruled_ticket(helpdesk: Helpdesk, inbox: Pa
         "status new, urgency critical, line 2, team -, assignee -, tags outage",
         "company Acme Corporation (tier vip), requester ivan@acme.com, mailbox support, SLA policy VIP critical"]
     story = "\n".join(lines)
-    assert "rule 'VIP customers' on ticket_created (rules file line 96): company_tier equals 'vip' (seen 'vip')" \
+    assert "rule 'VIP customers' on ticket_created (rules file line 101): company_tier equals 'vip' (seen 'vip')" \
            " → urgency: normal → high; line: 1 → 2; notify: [] → [dispatch]" in story
-    assert "rule 'Outage' on ticket_created (rules file line 101): subject contains" in story
+    assert "rule 'Outage' on ticket_created (rules file line 106): subject contains" in story
     assert "SLA policy 'VIP critical' (first policy for tier 'vip', urgency 'critical' and line 2): " \
            "first_response 2026-11-16 07:45 UTC (30m clock time)" in story
     assert "customer reply, threaded by references: <e1@acme.com> — mail <e2@acme.com> from ivan@acme.com" in story

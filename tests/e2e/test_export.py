@@ -8,9 +8,10 @@ from .mailbuild import LOG, SCREENSHOT, mail, write_mbox, write_thread
 
 TICKET_FIELDS = {"type", "version", "number", "subject", "status", "urgency", "line", "team", "assignee", "tags",
                  "sla_policy", "deadlines", "sla_clock", "status_since", "mailbox", "company", "requester", "cc",
-                 "created_at", "updated_at", "messages"}
+                 "created_at", "updated_at", "rating", "messages"}
 MESSAGE_FIELDS = {"message_id", "in_reply_to", "references", "direction", "visibility", "from", "to", "cc",
-                  "subject", "date", "text", "reply_text", "attachments", "flags", "defects", "thread_signal"}
+                  "subject", "date", "text", "reply_text", "attachments", "flags", "template", "defects",
+                  "thread_signal"}
 INBOUND_FIELDS = {"type", "version", "id", "mailbox", "state", "reason", "step", "error", "message_id", "from",
                   "subject", "source", "size", "raw_sha256", "accepted_at", "flags"}
 

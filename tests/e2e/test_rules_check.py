@@ -70,7 +70,7 @@ def test_rules_test_shows_fields_deadlines_and_why(helpdesk: Helpdesk) -> None:
     lines = result.stdout.splitlines()
     assert lines[:3] == ["mail: 'Сервер не работает' from ivan@eu.acme.com, mailbox support, "
                          "at 2026-11-23 10:15 MSK (Mon)", "company: Acme Corporation (tier vip)", ""]
-    assert "  fired  VIP customers (line 96)" in lines
+    assert "  fired  VIP customers (line 101)" in lines
     assert "           urgency: high → critical; tags: [] → [outage]; notify: [dispatch] → [dispatch, network]" in lines
     assert "result: urgency critical, line 2, team -, assignee -, status new, tags [outage]" in lines
     assert "SLA policy: VIP critical (first policy for tier 'vip', urgency 'critical' and line 2)" in lines

@@ -113,7 +113,8 @@ def test_mail_over_smtp_becomes_a_threaded_ticket_shown_in_the_panel(service: Se
     listing = service.page("/")
     assert "Принтер не печатает" in listing and "globex.ru" in listing
     detail = service.page("/tickets/1000")
-    assert detail.count("<article") == 2
+    assert detail.count("<article") == 3  # two mails and our acknowledgement
+    assert "[#1000]" in detail
     shown = service.cli("tickets", "show", "1000")
     assert shown.returncode == 0, shown.stderr
     assert "[references]" in shown.stdout

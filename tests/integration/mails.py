@@ -141,7 +141,8 @@ async def ticket(number: int) -> Ticket:
 
 
 async def messages_of(number: int) -> list[Message]:
-    return await Message.filter(ticket__number=number).order_by("id")
+    """The mail the ticket received (our own mail on it is left out)."""
+    return await Message.filter(ticket__number=number, direction="in").order_by("id")
 
 
 async def event_kinds(number: int) -> list[str]:

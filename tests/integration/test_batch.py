@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -110,7 +111,7 @@ async def test_an_interrupted_batch_keeps_what_it_committed_and_a_rerun_complete
         rerun = [(await batch.receive_tracked("support", raw, f"file{n}"))[1] for n, raw in enumerate(raws)]
 
     assert [r is None for r in rerun] == [True, True, True, False, False]
-    assert await Ticket.all().count() == 5 and await Message.all().count() == 5
+    assert await Ticket.all().count() == 5 and await Message.filter(direction="in").count() == 5
 
 
 async def test_parse_workers_give_the_same_tickets_as_parsing_here(
@@ -126,7 +127,8 @@ async def test_parse_workers_give_the_same_tickets_as_parsing_here(
                 for raw in raws:
                     batch.parse_ahead(raw)
                 outcomes = [(await batch.receive_tracked("support", raw, f"m{n}"))[1] for n, raw in enumerate(raws)]
-            records = [{k: v for k, v in r.items() if k != "accepted_at"} async for r in export_records()]
+            records = [_without_our_ids({k: v for k, v in r.items() if k != "accepted_at"})
+                       async for r in export_records()]
             exports.append(([o.state if o else None for o in outcomes], records))
     assert exports[0] == exports[1]
     assert exports[1][0] == [InboundState.INGESTED, InboundState.INGESTED, InboundState.INGESTED,
@@ -192,3 +194,11 @@ async def test_a_failure_record_the_database_refuses_does_not_break_the_batch(rt
     assert (poison.state, poison.step) == ("quarantined", "unstorable")
     assert poison.error == "RuntimeError: cannot handle this one"
     assert await Ticket.filter(subject="Fine").exists()
+
+
+def _without_our_ids(record: dict[str, Any]) -> dict[str, Any]:
+    """Our Message-IDs carry a random part: equal runs differ only there."""
+    for message in record.get("messages", []):
+        if message["direction"] == "out":
+            message["message_id"] = "ours"
+    return record

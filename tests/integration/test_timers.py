@@ -224,7 +224,8 @@ async def test_a_resolved_ticket_fires_nothing_and_a_reopened_one_gets_its_timer
     await ingest(rt, solved)
     ticket = await Ticket.get(number=number)
     assert ticket.status == "resolved"
-    assert await TicketTimer.filter(ticket_id=ticket.id, fired_at=None).count() == 0
+    unfired = await TicketTimer.filter(ticket_id=ticket.id, fired_at=None).values_list("event", flat=True)
+    assert unfired == ["auto_close"]  # no SLA moments; the closing request's promise
     assert await rt.timers.run(MONDAY_10 + 5 * HOUR) == {}
 
     clock.now = MONDAY_10 + 2 * HOUR

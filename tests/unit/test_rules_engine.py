@@ -180,7 +180,7 @@ def test_example_standard_customer_gets_24_hours_without_holidays() -> None:
 def test_example_timed_and_sla_rules() -> None:
     rules = example()
     pending = evaluate(rules, "pending_for", facts(mail(), TicketState(status="pending")), TicketState())
-    assert pending.after.templates == ("closing_request",) and "stale" in pending.after.tags
+    assert pending.after.templates == ("reminder",) and "stale" in pending.after.tags
     breached = evaluate(rules, "sla_breached", facts(mail(), TicketState(line=2)), TicketState(line=2))
     assert (breached.after.line, breached.after.notify) == (3, ("experts",))
     expert = evaluate(rules, "sla_breached", facts(mail(), TicketState(line=3)), TicketState(line=3))

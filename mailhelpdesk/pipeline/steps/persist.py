@@ -7,11 +7,16 @@ from typing import Any, Literal, Protocol
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Urgency, Visibility
+from mailhelpdesk.outbound.notifier import Notifier
+from mailhelpdesk.outbound.planner import TicketChange
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.rules.effects import ticket_columns
+from mailhelpdesk.rules.engine import TicketState
+from mailhelpdesk.rules.facts import guess_language
+from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository, TicketRef
 from mailhelpdesk.store.rule_writes import RuleWriter
 
@@ -40,6 +45,8 @@ class PersistStep:
     closed_policy: ClosedReplyPolicy
     ticket_number_start: int
     writer: RuleWriter
+    notifier: Notifier
+    ratings: RatingStore
     name: str = "persist"
 
     async def run(self, ctx: MailContext) -> Outcome:
@@ -84,9 +91,26 @@ class PersistStep:
             await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply},
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id)
             return CONTINUE
+        if ctx.survey_score is not None:
+            await self.ratings.record(ticket.id, ctx.survey_score, "reply", self._when(ctx))
+            await self.repo.event("rating.received", {"score": ctx.survey_score, "source": "reply"},
+                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+            return CONTINUE
         await self._add_people(ctx, ticket)
         await self._update_ticket(ctx, ticket, created)
+        if created:  # after the customer's message: our reply follows it in the thread
+            await self._greet(ctx, ticket)
         return CONTINUE
+
+    async def _greet(self, ctx: MailContext, ticket: TicketRef) -> None:
+        """A new ticket: learn the customer's language from their mail, then acknowledge it."""
+        language = guess_language(f"{ctx.parsed.subject}\n{ctx.parsed.text}")
+        if language and ctx.sender is not None and ctx.sender.contact_id is not None:
+            await self.repo.learn_language(ctx.sender.contact_id, language)
+        box = ctx.mailbox
+        after = ctx.rules.after if ctx.rules else TicketState(line=box.line, team=box.team)
+        change = TicketChange("ticket_created", None, after, fired=ctx.rules.fired if ctx.rules else ())
+        await self.notifier.ticket_changed(ticket.id, change, ctx.rules_at or self._when(ctx))
 
     async def _add_message(self, ctx: MailContext, ticket: TicketRef) -> None:
         mail, thread = ctx.parsed, ctx.thread
@@ -135,7 +159,8 @@ class PersistStep:
         await self.repo.touch_ticket(ticket.id, when)
         at, stored = ctx.rules_at or when, ctx.stored_ticket
         changes: dict[str, Any] = {}
-        if ticket.status in REOPENED_BY_REPLY and not ctx.from_agent:
+        reopened = ticket.status in REOPENED_BY_REPLY and not ctx.from_agent
+        if reopened:
             changes.update(status=TicketStatus.OPEN.value, closed_at=None, status_since=at)
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id)
@@ -144,6 +169,10 @@ class PersistStep:
         if changes:
             await self.repo.update_ticket(ticket.id, **changes)
         await self.writer.record(ticket.id, ctx.rules, at, ctx.inbound_id, stored)
+        if stored is not None and ctx.rules is not None:
+            event = "agent_replied" if ctx.from_agent else "customer_replied"
+            await self.notifier.ticket_changed(ticket.id, TicketChange(
+                event, stored.state, ctx.rules.after, ticket.status if reopened else "", ctx.rules.fired), at)
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
         kind = "message.agent_reply" if ctx.from_agent else "message.customer_reply"
         await self.repo.event(kind, signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)

@@ -2,7 +2,7 @@
 ``agent_replied`` (mail from a team member) for a reply, then ``status_changed`` if the status moved.
 
 The step decides; ``persist`` writes the ticket fields, deadlines, timers and one event per
-fired rule. Automatic mail (auto-replies, bounces) triggers no rules.
+fired rule. Automatic mail (auto-replies, bounces) and survey scores trigger no rules.
 """
 
 from collections.abc import Callable
@@ -25,7 +25,7 @@ class RulesStep:
     name: str = "rules"
 
     async def run(self, ctx: MailContext) -> Outcome:
-        if ctx.is_automatic or ctx.sender is None:
+        if ctx.is_automatic or ctx.sender is None or ctx.survey_score is not None:
             return CONTINUE
         ruleset = self.rules()
         ticket = ctx.thread.ticket if ctx.thread else None

@@ -1,0 +1,1 @@
+"""Mail we send: templates rendered, composed as MIME, queued in the outbox, delivered over SMTP."""

@@ -1,0 +1,114 @@
+"""The variables a template sees (docs/templates.md lists them), built from a ticket's view.
+
+Customer mails never carry agents' addresses (``ticket.assignee`` is empty for them), so no
+template can name line 3 experts or line 4 vendors to a customer by mistake. Times are in the
+customer's time zone in their mail and in the desk's in agents' mail.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailhelpdesk.config import MailboxSettings
+from mailhelpdesk.outbound.locale import describe_hours, format_date, format_datetime
+from mailhelpdesk.outbound.planner import Notice
+from mailhelpdesk.rules.ruleset import RuleSet
+from mailhelpdesk.signing import Signer
+from mailhelpdesk.store.mail_view import TicketView
+
+EXCERPT_CHARS = 2000
+SCORES = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """Times a mail promises, decided by the caller: when the ticket closes by itself."""
+
+    close_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBuilder:
+    public_url: str
+    signer: Signer
+
+    def build(self, view: TicketView, notice: Notice, recipient: str, language: str, box: MailboxSettings,
+              ruleset: RuleSet, moments: Moments) -> dict[str, Any]:
+        agent = notice.audience == "agent"
+        zone = _desk_zone(ruleset) if agent else _zone(view, ruleset)
+        values = self._common(view, recipient, language, box, ruleset, zone, agent)
+        values |= self._specific(view, notice, language, ruleset, zone, moments)
+        return values | notice.extra
+
+    def _common(self, view: TicketView, recipient: str, language: str, box: MailboxSettings, ruleset: RuleSet,
+                zone: tzinfo, agent: bool) -> dict[str, Any]:
+        calendar = ruleset.sla_calendar
+        person = view.requester
+        line = ruleset.lines.get(view.line)
+        return {
+            "ticket": {"number": view.number, "token": f"[#{view.number}]", "subject": view.subject,
+                       "status": view.status, "urgency": view.urgency, "line": view.line,
+                       "line_name": line.name if line else "", "team": view.team,
+                       "assignee": view.assignee if agent else "",
+                       "requester": person.email, "company": view.company.name,
+                       "created": format_datetime(view.created_at, zone, language),
+                       "url": f"{self.public_url}/tickets/{view.number}"},
+            "contact": {"email": person.email, "name": person.name,
+                        "greeting_name": person.preferred_name or person.name, "salutation": person.salutation},
+            "company": {"name": view.company.name},
+            "mailbox": {"name": box.name, "address": box.address, "display_name": box.display_name or box.name,
+                        "faq": [{"title": f.title, "url": f.url} for f in box.faq]},
+            "desk": {"hours": describe_hours(calendar, language) if calendar else "",
+                     "timezone": calendar.timezone.key if calendar else ""},
+            "recipient": {"email": recipient, "name": person.name if recipient == person.email else ""},
+        }
+
+    def _specific(self, view: TicketView, notice: Notice, language: str, ruleset: RuleSet, zone: tzinfo,
+                  moments: Moments) -> dict[str, Any]:
+        due = view.dues.get("first_response")
+        close_at = moments.close_at
+        return {
+            "first_response": None if due is None else {
+                "due": format_datetime(due, zone, language), "timezone": getattr(zone, "key", str(zone)),
+                "business_hours": _business_hours(ruleset, view)},
+            "assignee_name": "",  # agents have no customer-visible names yet; never one of lines 3 and 4
+            "waiting_since": format_datetime(view.status_since, zone, language),
+            "closing": {"close_on": format_date(close_at, zone, language) if close_at else "",
+                        "close_at": format_datetime(close_at, zone, language) if close_at else ""},
+            "survey": {"links": [{"score": s, "url": self.survey_url(view.number, s)} for s in SCORES]},
+            "message": {"from": view.requester.email, "excerpt": view.last_customer_text[:EXCERPT_CHARS]},
+            "reason": "", "rule": notice.requested_by,
+            "sla": _sla(view, notice, ruleset, zone, language),
+        }
+
+    def survey_url(self, number: int, score: int) -> str:
+        return f"{self.public_url}/survey/{number}/{self.signer.survey_signature(number)}/{score}"
+
+
+def _sla(view: TicketView, notice: Notice, ruleset: RuleSet, zone: tzinfo, language: str) -> dict[str, str]:
+    target = str(notice.extra.get("sla_target", ""))
+    due = view.dues.get(target) if target else None
+    return {"target": target, "due": format_datetime(due, zone, language) if due else "",
+            "policy": view.sla_policy}
+
+
+def _business_hours(ruleset: RuleSet, view: TicketView) -> bool:
+    policy = next((p for p in ruleset.sla.policies if p.name == view.sla_policy), None)
+    return policy is not None and policy.business_time
+
+
+def _zone(view: TicketView, ruleset: RuleSet) -> tzinfo:
+    """The customer's time zone: theirs, their company's, the desk's, UTC."""
+    for name in (view.requester.timezone, view.company.timezone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return _desk_zone(ruleset)
+
+
+def _desk_zone(ruleset: RuleSet) -> tzinfo:
+    calendar = ruleset.sla_calendar
+    return calendar.timezone if calendar else ZoneInfo("UTC")

@@ -1,0 +1,209 @@
+"""From a change of a ticket to rows in the outbox, in the transaction of the change.
+
+Plans the mails (``planner``), checks each against the storm brakes (``guard``), renders it in
+the recipient's language, composes it with our threading identities (signed Message-ID,
+In-Reply-To/References of the thread, signed Reply-To, the ``[#N]`` token) and queues it.
+A mail that cannot go out is still recorded, with the reason, on its ticket.
+"""
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mailhelpdesk.config import MailboxSettings, Settings
+from mailhelpdesk.domain.types import Direction, Visibility
+from mailhelpdesk.errors import ConfigError
+from mailhelpdesk.outbound.closing import Closing, close_time
+from mailhelpdesk.outbound.compose import compose, usable_message_id
+from mailhelpdesk.outbound.context import ContextBuilder, Moments
+from mailhelpdesk.outbound.draft import AutoSubmitted, Draft
+from mailhelpdesk.outbound.guard import Guard, Verdict
+from mailhelpdesk.outbound.planner import Notice, TicketChange, plan
+from mailhelpdesk.outbound.templates import Rendered, RenderFailure, Templates
+from mailhelpdesk.pipeline.html_text import sanitize_html
+from mailhelpdesk.rules.ruleset import RuleSet
+from mailhelpdesk.signing import Signer
+from mailhelpdesk.store.mail_view import TicketView, ticket_view
+from mailhelpdesk.store.outbox import FAILED, HELD, QUEUED, SUPPRESSED, OutboxEntry, OutboxStore
+from mailhelpdesk.store.repository import Repository
+from mailhelpdesk.store.sql import Sql
+
+log = logging.getLogger(__name__)
+_ANSWERS_MAIL = ("ticket_created", "customer_replied")  # the customer's mail caused it: auto-replied
+
+
+@dataclass(frozen=True, slots=True)
+class _Mail:
+    """One notice to one recipient, about one ticket, for one change."""
+
+    view: TicketView
+    notice: Notice
+    recipient: str
+    box: MailboxSettings
+    cause: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Notifier:
+    settings: Settings
+    repo: Repository
+    store: OutboxStore
+    guard: Guard
+    templates: Templates
+    contexts: ContextBuilder
+    closing: Closing
+    signer: Signer
+    rules: Callable[[], RuleSet]
+    clock: Callable[[], datetime]
+
+    async def ticket_changed(self, ticket_id: int, change: TicketChange, at: datetime) -> int:
+        """Queue the mails ``change`` (which happened ``at``) calls for; returns how many will go out."""
+        ruleset = self.rules()
+        moments = await self.closing.follow(ticket_id, change, ruleset, at)
+        notices = plan(change, ruleset)
+        view = await ticket_view(Sql(), ticket_id) if notices else None
+        if view is None:
+            return 0
+        box, now = self._mailbox(view.mailbox), self.clock()
+        mails = [_Mail(view, notice, recipient.lower(), box, change.event, now)
+                 for notice in notices for recipient in notice.to or (view.requester.email,)]
+        stale = self._stale(at, now)
+        if stale is not None:  # an import: the events say what was not sent, the outbox stays clean
+            for mail in mails:
+                await self.repo.event("mail.suppressed", {"template": mail.notice.template, "to": mail.recipient,
+                                                          "on": mail.cause, "reason": stale.reason},
+                                      ticket_id=view.id)
+            return 0
+        return sum([await self._queue(mail, ruleset, moments) for mail in mails])
+
+    async def customer_language(self, ticket_id: int) -> str:
+        """The language the ticket's customer is written to in (contact → company → mailbox → default)."""
+        view = await ticket_view(Sql(), ticket_id)
+        if view is None:
+            return self.settings.default_language
+        box = self._mailbox(view.mailbox)
+        wanted = (view.requester.language, view.company.language, box.language, self.settings.default_language)
+        return next(w for w in (*wanted, "en") if w)
+
+    async def preview(self, ticket_id: int, template: str, language: str | None = None,
+                      audience: str | None = None) -> Rendered | RenderFailure | None:
+        """The mail ``template`` would be for this ticket now (its requester, or an agent); None: no ticket."""
+        view = await ticket_view(Sql(), ticket_id)
+        if view is None:
+            return None
+        who = audience or ("agent" if template.startswith("agent_") else "customer")
+        notice = Notice(template, "agent" if who == "agent" else "customer", (), {"sla_target": "first_response"})
+        recipient = view.requester.email if notice.audience == "customer" else view.assignee or "agent@localhost"
+        mail = _Mail(view, notice, recipient, self._mailbox(view.mailbox), "preview", self.clock())
+        chosen = language or self._language(mail)
+        if chosen is None:
+            return RenderFailure(template, language or "", f"no template {template!r} in any language")
+        ruleset = self.rules()
+        return self.templates.render(template, chosen, self.contexts.build(
+            view, notice, recipient, chosen, mail.box, ruleset, Moments(close_time(ruleset, self.clock()))))
+
+    def _stale(self, at: datetime, now: datetime) -> Verdict | None:
+        """Old mail (an archive being imported) must not mail its senders years later."""
+        hours = self.settings.outbox.max_age_hours
+        if now - at <= timedelta(hours=hours):
+            return None
+        return Verdict("suppress", f"caused by mail of {at:%Y-%m-%d %H:%M} UTC, older than {hours} hours")
+
+    async def _queue(self, mail: _Mail, ruleset: RuleSet, moments: Moments) -> int:
+        verdict = await self.guard.check(mail.recipient, mail.view.id, mail.at)
+        if verdict.tripped:
+            await self._alert(verdict, mail)
+        if verdict.decision == "suppress":
+            await self._record(mail, b"", "", "", SUPPRESSED, verdict.reason, "mail.suppressed")
+            return 0
+        language = self._language(mail)
+        if language is None:
+            await self._record(mail, b"", "", "", FAILED, f"no template {mail.notice.template!r} in any language",
+                               "mail.failed")
+            return 0
+        rendered = self.templates.render(mail.notice.template, language,
+                                         self.contexts.build(mail.view, mail.notice, mail.recipient, language,
+                                                             mail.box, ruleset, moments))
+        if isinstance(rendered, RenderFailure):
+            await self._record(mail, b"", "", language, FAILED, f"template error: {rendered.error}", "mail.failed")
+            return 0
+        return await self._compose_and_add(mail, rendered, verdict)
+
+    async def _compose_and_add(self, mail: _Mail, rendered: Rendered, verdict: Verdict) -> int:
+        draft = self._draft(mail, rendered)
+        try:
+            raw = compose(draft)
+        except ValueError as exc:  # a misconfigured mailbox address, say: recorded, not raised
+            await self._record(mail, b"", "", rendered.language, FAILED, f"cannot compose: {exc}", "mail.failed")
+            return 0
+        status, kind = (HELD, "mail.held") if verdict.decision == "hold" else (QUEUED, "mail.queued")
+        outbox_id = await self._record(mail, raw, draft.message_id, rendered.language, status, verdict.reason, kind,
+                                       draft.subject)
+        if mail.notice.audience == "customer":
+            await self._thread_message(mail, draft, rendered, raw, outbox_id)
+        return 1 if status == QUEUED else 0
+
+    def _draft(self, mail: _Mail, rendered: Rendered) -> Draft:
+        view, box = mail.view, mail.box
+        token = f"[#{view.number}]"
+        subject = rendered.subject if token in rendered.subject else f"{rendered.subject} {token}".strip()
+        domain = box.address.partition("@")[2] or "localhost"
+        name = view.requester.name if mail.recipient == view.requester.email else ""
+        answers = mail.notice.audience == "customer" and mail.cause in _ANSWERS_MAIL
+        automatic: AutoSubmitted = "auto-replied" if answers else "auto-generated"
+        return Draft(
+            from_name=box.display_name or box.name, from_addr=box.address, to=((name, mail.recipient),),
+            subject=subject, text=rendered.text, html=rendered.html,
+            message_id=self.signer.message_id(view.number, domain), date=mail.at,
+            in_reply_to=view.last_customer_id if usable_message_id(view.last_customer_id) else "",
+            references=tuple(m for m in view.thread if usable_message_id(m)),
+            reply_to=self.signer.reply_address(box.address, view.number), auto_submitted=automatic,
+            loop_token=self.settings.loop_token, language=rendered.language)
+
+    def _language(self, mail: _Mail) -> str | None:
+        """Customers: contact → company → mailbox → default; agents: the desk's default."""
+        view, default = mail.view, self.settings.default_language
+        wanted = [view.requester.language, view.company.language, mail.box.language] \
+            if mail.notice.audience == "customer" else []
+        return self.templates.language_for(mail.notice.template, [*wanted, default, "en"])
+
+    async def _record(self, mail: _Mail, raw: bytes, message_id: str, language: str, status: str, reason: str,
+                      kind: str, subject: str = "") -> int:
+        entry = OutboxEntry(
+            mail.view.id, mail.notice.template, mail.notice.audience, True, mail.cause, mail.box.name,
+            mail.box.address, mail.recipient, message_id or f"not-sent.{secrets.token_hex(12)}", subject, language, raw,
+            status, reason)
+        outbox_id = await self.store.add(entry, mail.at)
+        data = {"template": mail.notice.template, "to": mail.recipient, "outbox": outbox_id, "on": mail.cause}
+        if mail.notice.requested_by:
+            data["rule"] = mail.notice.requested_by
+        await self.repo.event(kind, data | ({"reason": reason} if reason else {}), ticket_id=mail.view.id)
+        return outbox_id
+
+    async def _thread_message(self, mail: _Mail, draft: Draft, rendered: Rendered, raw: bytes,
+                              outbox_id: int) -> None:
+        """Our mail becomes part of the ticket's thread, as the customer will see it."""
+        await self.repo.add_message(
+            [], ticket_id=mail.view.id, inbound_id=None, message_id=draft.message_id,
+            fingerprint=hashlib.sha256(raw).hexdigest(), in_reply_to=[draft.in_reply_to] if draft.in_reply_to else [],
+            references=list(draft.references), direction=Direction.OUTBOUND.value,
+            visibility=Visibility.PUBLIC.value, from_name=draft.from_name[:200], from_addr=draft.from_addr,
+            to=[list(a) for a in draft.to], cc=[], subject=draft.subject, date=mail.at, text=rendered.text,
+            reply_text=rendered.text, html=rendered.html, html_sanitized=sanitize_html(rendered.html),
+            flags={"template": rendered.name, "outbox": outbox_id, "automatic": True}, thread_signal="")
+
+    async def _alert(self, verdict: Verdict, mail: _Mail) -> None:
+        log.error("outbox breaker tripped: %s; automatic mail is held until `mailhelpdesk outbox resume`",
+                  verdict.reason)
+        await self.repo.event("outbox.breaker_tripped", {"reason": verdict.reason, "template": mail.notice.template,
+                                                         "to": mail.recipient}, ticket_id=mail.view.id)
+
+    def _mailbox(self, name: str) -> MailboxSettings:
+        try:
+            return self.settings.mailbox(name)
+        except ConfigError:  # the mailbox left the configuration: answer from the default one
+            return self.settings.mailbox(self.settings.default_mailbox)

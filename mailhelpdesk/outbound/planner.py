@@ -1,0 +1,112 @@
+"""Which mails a change of a ticket sends, and to whom. Pure: the caller supplies the change.
+
+Two sources: the ticket's life (a new ticket is acknowledged, a resolved one gets the closing
+request …, each can be switched off in the rules file's ``replies``), and rules that asked
+for a template or a notification (always sent: a rule is an explicit wish).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mailhelpdesk.domain.types import TicketStatus
+from mailhelpdesk.rules.engine import Fired, TicketState
+from mailhelpdesk.rules.ruleset import RuleSet
+
+Audience = Literal["customer", "agent"]
+_REOPENING = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+_STATUS_MAILS = {TicketStatus.PENDING.value: "waiting_for_reply", TicketStatus.RESOLVED.value: "closing_request",
+                 TicketStatus.CLOSED.value: "closed_survey"}
+_SLA_MAILS = {"sla_warning": "agent_sla_warning", "sla_breached": "agent_sla_breached"}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChange:
+    event: str  # ticket_created, customer_replied, agent_replied, sla_warning, pending_for, auto_close …
+    before: TicketState | None  # the stored ticket before the change; None for a new ticket
+    after: TicketState
+    reopened_from: str = ""  # the status a customer's reply reopened the ticket from
+    fired: tuple[tuple[str, Fired], ...] = ()
+    sla_target: str = ""  # the deadline of an sla_warning / sla_breached
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    template: str
+    audience: Audience
+    to: tuple[str, ...]  # agents' addresses; empty for the customer (the requester)
+    extra: dict[str, Any] = field(default_factory=dict)  # template variables of this mail
+    requested_by: str = ""  # the rule that asked for it; '' for the ticket's life
+
+
+def plan(change: TicketChange, ruleset: RuleSet) -> list[Notice]:
+    lifecycle = [n for n in _lifecycle(change, ruleset) if ruleset.replies.sends(n.template)]
+    wanted = [*lifecycle, *_requested(change, ruleset)]
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    unique = []
+    for notice in wanted:
+        key = (notice.template, notice.to)
+        if key not in seen and (notice.audience == "customer" or notice.to):
+            seen.add(key)
+            unique.append(notice)
+    return unique
+
+
+def _lifecycle(change: TicketChange, ruleset: RuleSet) -> Iterator[Notice]:
+    before, after = change.before, change.after
+    if change.event in _SLA_MAILS:
+        yield _agents(_SLA_MAILS[change.event], _owners(after, ruleset), sla_target=change.sla_target)
+    if before is None:
+        yield Notice("acknowledgement", "customer", ())
+        yield _agents("agent_new_ticket", _team(after.team, ruleset), reason="created")
+        if after.assignee:
+            yield _agents("agent_assigned", (after.assignee,))
+        return
+    if change.reopened_from in _REOPENING:
+        yield Notice("reopened", "customer", ())
+        yield _agents("agent_reopened", _owners(after, ruleset))
+    yield from _changes(before, after, ruleset)
+
+
+def _changes(before: TicketState, after: TicketState, ruleset: RuleSet) -> Iterator[Notice]:
+    escalated = after.line > before.line
+    if after.assignee and after.assignee != before.assignee:
+        if not escalated:  # one mail to the customer: the escalation says someone took it
+            yield Notice("assigned", "customer", ())
+        yield _agents("agent_assigned", (after.assignee,))
+    if escalated:
+        yield Notice("escalated", "customer", ())
+        yield _agents("agent_new_ticket", _team(after.team, ruleset), reason="escalated")
+    if after.status != before.status and after.status in _STATUS_MAILS:
+        yield Notice(_STATUS_MAILS[after.status], "customer", ())
+
+
+def _requested(change: TicketChange, ruleset: RuleSet) -> Iterator[Notice]:
+    for _, fired in change.fired:
+        for action in fired.rule.actions:
+            if action.kind == "template":
+                name = str(action.value)
+                if name.startswith("agent_"):
+                    yield _agents(name, _owners(change.after, ruleset), rule=fired.rule.name,
+                                  requested_by=fired.rule.name)
+                else:
+                    yield Notice(name, "customer", (), {"rule": fired.rule.name}, fired.rule.name)
+            elif action.kind == "notify":
+                yield _agents("agent_notify", _team(str(action.value), ruleset), rule=fired.rule.name,
+                              requested_by=fired.rule.name)
+
+
+def _agents(template: str, to: tuple[str, ...], requested_by: str = "", **extra: Any) -> Notice:
+    return Notice(template, "agent", to, extra, requested_by)
+
+
+def _owners(state: TicketState, ruleset: RuleSet) -> tuple[str, ...]:
+    """The assignee, else the ticket's team."""
+    return (state.assignee,) if state.assignee else _team(state.team, ruleset)
+
+
+def _team(name: str, ruleset: RuleSet) -> tuple[str, ...]:
+    team = ruleset.teams.get(name)
+    if team is None:
+        return ()
+    return (team.address,) if team.address else tuple(team.members)
