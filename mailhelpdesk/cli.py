@@ -101,17 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     cseed.add_argument("file", type=Path)
     csub.add_parser("list", help="list companies, their tier and domains")
 
-    contacts = sub.add_parser("contacts", help="how our mail addresses a customer")
-    ctsub = contacts.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    ctshow = ctsub.add_parser("show", help="a contact's greeting, language and time zone")
-    ctshow.add_argument("email")
-    ctset = ctsub.add_parser("set", help="set a contact's greeting, language or time zone ('' clears)")
-    ctset.add_argument("email")
-    ctset.add_argument("--name", dest="preferred_name", help="the name to greet them by, e.g. Ivan")
-    ctset.add_argument("--salutation", help="a whole greeting line, e.g. 'Dear Dr. Smith,'")
-    ctset.add_argument("--language", type=_language, help="language of our mail, e.g. ru")
-    ctset.add_argument("--timezone", type=_timezone, help="time zone of times in our mail, e.g. Europe/Moscow")
-
     sub.add_parser("migrate", help="create or upgrade the database schema")
     explain = sub.add_parser("explain", help="the story of a ticket: threading, rules that fired or nearly did, SLA")
     explain.add_argument("number", type=_positive_int)
@@ -129,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     rtest.add_argument("--at", type=_iso_time, help="when it arrives (ISO 8601; without an offset: in the SLA "
                        "calendar's time zone); default: its Date header")
     rtest.add_argument("--mailbox", help="the mailbox it arrives in (default: default_mailbox)")
+    _add_mail_commands(sub)
+    replay = sub.add_parser("replay", help="what a new rules file would change: the stored mail replayed with both")
+    replay.add_argument("--rules", type=Path, required=True, help="the new rules file")
+    replay.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    replay.add_argument("--keep", type=Path, metavar="DIR", help="keep the two scratch databases in DIR")
+    return parser
+
+
+def _add_mail_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    """``templates``, ``outbox`` and ``contacts``: the mail the desk sends."""
     templates = sub.add_parser("templates", help="check and preview the email templates")
     tmsub = templates.add_subparsers(dest="action", required=True, parser_class=_Parser)
     tmsub.add_parser("check", help="render every template of every language with sample data")
@@ -151,11 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     oretry.add_argument("ids", nargs="+", type=_positive_int)
     oresume = osub.add_parser("resume", help="reset the tripped breaker and send the held mail")
     oresume.add_argument("--discard", action="store_true", help="drop the held mail instead of sending it")
-    replay = sub.add_parser("replay", help="what a new rules file would change: the stored mail replayed with both")
-    replay.add_argument("--rules", type=Path, required=True, help="the new rules file")
-    replay.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
-    replay.add_argument("--keep", type=Path, metavar="DIR", help="keep the two scratch databases in DIR")
-    return parser
+    contacts = sub.add_parser("contacts", help="how our mail addresses a customer")
+    ctsub = contacts.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ctshow = ctsub.add_parser("show", help="a contact's greeting, language and time zone")
+    ctshow.add_argument("email")
+    ctset = ctsub.add_parser("set", help="set a contact's greeting, language or time zone ('' clears)")
+    ctset.add_argument("email")
+    ctset.add_argument("--name", dest="preferred_name", metavar="NAME", help="the name to greet them by, e.g. Ivan")
+    ctset.add_argument("--salutation", help="a whole greeting line, e.g. 'Dear Dr. Smith,'")
+    ctset.add_argument("--language", type=_language, help="language of our mail, e.g. ru")
+    ctset.add_argument("--timezone", type=_timezone, help="time zone of times in our mail, e.g. Europe/Moscow")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
