@@ -24,6 +24,7 @@ from mailhelpdesk.outbound.guard import Guard, Verdict
 from mailhelpdesk.outbound.planner import Notice, TicketChange, plan
 from mailhelpdesk.outbound.templates import Rendered, RenderFailure, Templates
 from mailhelpdesk.pipeline.html_text import sanitize_html
+from mailhelpdesk.pipeline.parse import SYNTHESIZED_DOMAIN
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.mail_view import TicketView, ticket_view
@@ -159,8 +160,8 @@ class Notifier:
             from_name=box.display_name or box.name, from_addr=box.address, to=((name, mail.recipient),),
             subject=subject, text=rendered.text, html=rendered.html,
             message_id=self.signer.message_id(view.number, domain), date=mail.at,
-            in_reply_to=view.last_customer_id if usable_message_id(view.last_customer_id) else "",
-            references=tuple(m for m in view.thread if usable_message_id(m)),
+            in_reply_to=view.last_customer_id if _referable(view.last_customer_id) else "",
+            references=tuple(m for m in view.thread if _referable(m)),
             reply_to=self.signer.reply_address(box.address, view.number), auto_submitted=automatic,
             loop_token=self.settings.loop_token, language=rendered.language)
 
@@ -207,3 +208,8 @@ class Notifier:
             return self.settings.mailbox(name)
         except ConfigError:  # the mailbox left the configuration: answer from the default one
             return self.settings.mailbox(self.settings.default_mailbox)
+
+
+def _referable(message_id: str) -> bool:
+    """An ID the customer's mail client knows (not one we made up for a mail without one)."""
+    return usable_message_id(message_id) and not message_id.endswith(f"@{SYNTHESIZED_DOMAIN}")

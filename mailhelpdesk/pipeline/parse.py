@@ -44,6 +44,8 @@ MAX_DEFECTS = 50
 
 Address = tuple[str, str]  # (display name, lowercase address)
 
+SYNTHESIZED_DOMAIN = "synthesized.mailhelpdesk.invalid"  # Message-IDs we made up: no client knows them
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -249,7 +251,7 @@ def synthesize_message_id(fingerprint: str) -> str:
     The fingerprint leaves out trace headers, so a re-delivery through another relay
     (one more Received:) gets the same ID and is recognised as a duplicate.
     """
-    return f"{fingerprint[:40]}@synthesized.mailhelpdesk.invalid"
+    return f"{fingerprint[:40]}@{SYNTHESIZED_DOMAIN}"
 
 
 _TRACE_HEADERS = frozenset(

@@ -230,6 +230,17 @@ async def test_mail_is_queued_in_the_transaction_of_its_change(rt: Runtime, cloc
 # --- what is not sent ----------------------------------------------------------------------------
 
 
+async def test_a_mail_without_message_id_is_answered_without_pointing_at_an_id_we_made_up(
+        rt: Runtime, clock: Clock) -> None:
+    raw = b"\r\n".join(line for line in mail("No id", sender=ANN, date=clock.now).split(b"\n")
+                        if not line.startswith(b"Message-ID:"))
+    number = await ingest(rt, raw)
+    [ack] = await outbox(number, template="acknowledgement")
+    headers = parsed(ack)
+    assert headers["In-Reply-To"] is None and headers["References"] is None
+    assert "[#" in str(headers["Subject"])
+
+
 async def test_old_mail_gets_no_automatic_answer(rt: Runtime, clock: Clock) -> None:
     old = MONDAY_10 - 25 * HOUR
     number = await ingest(rt, mail("Printer from yesterday", sender=ANN, date=old))
