@@ -66,19 +66,22 @@ class Notifier:
         ruleset = self.rules()
         moments = await self.closing.follow(ticket_id, change, ruleset, at)
         notices = plan(change, ruleset)
-        view = await ticket_view(Sql(), ticket_id) if notices else None
-        if view is None:
+        if not notices:
             return 0
-        box, now = self._mailbox(view.mailbox), self.clock()
-        mails = [_Mail(view, notice, recipient.lower(), box, change.event, now)
-                 for notice in notices for recipient in notice.to or (view.requester.email,)]
+        now = self.clock()
         stale = self._stale(at, now)
         if stale is not None:  # an import: the events say what was not sent, the outbox stays clean
-            for mail in mails:
-                await self.repo.event("mail.suppressed", {"template": mail.notice.template, "to": mail.recipient,
-                                                          "on": mail.cause, "reason": stale.reason},
-                                      ticket_id=view.id)
+            for notice in notices:
+                await self.repo.event("mail.suppressed", {"template": notice.template, "to": list(notice.to)
+                                                          or "the requester", "on": change.event,
+                                                          "reason": stale.reason}, ticket_id=ticket_id)
             return 0
+        view = await ticket_view(Sql(), ticket_id)
+        if view is None:
+            return 0
+        box = self._mailbox(view.mailbox)
+        mails = [_Mail(view, notice, recipient.lower(), box, change.event, now)
+                 for notice in notices for recipient in notice.to or (view.requester.email,)]
         return sum([await self._queue(mail, ruleset, moments) for mail in mails])
 
     async def customer_language(self, ticket_id: int) -> str:

@@ -88,14 +88,15 @@ def _moment(value: Any) -> datetime | None:
 
 
 async def _thread(sql: Sql, ticket_id: int) -> tuple[tuple[str, ...], str, str]:
-    rows = await sql.rows('SELECT "message_id", "direction", "visibility", "reply_text" FROM "message"'
-                          ' WHERE "ticket_id" = ? ORDER BY "id"', ticket_id)
-    public = [r for r in rows if r[2] == Visibility.PUBLIC.value]
-    ids = [str(r[0]) for r in public]
+    rows = await sql.rows('SELECT "id", "message_id", "direction" FROM "message" WHERE "ticket_id" = ?'
+                          ' AND "visibility" = ? ORDER BY "id"', ticket_id, Visibility.PUBLIC.value)
+    ids = [str(r[1]) for r in rows]
     kept = ids if len(ids) <= THREAD_IDS_KEPT else [ids[0], *ids[-(THREAD_IDS_KEPT - 1):]]
-    inbound = [r for r in public if r[1] == Direction.INBOUND.value]
-    last = inbound[-1] if inbound else None
-    return tuple(kept), str(last[0]) if last else "", str(last[3] or "") if last else ""
+    last = next((r for r in reversed(rows) if r[2] == Direction.INBOUND.value), None)
+    if last is None:
+        return tuple(kept), "", ""
+    text = await sql.first('SELECT "reply_text" FROM "message" WHERE "id" = ?', last[0])
+    return tuple(kept), str(last[1]), str(text[0] or "") if text else ""
 
 
 def _q(name: str) -> str:

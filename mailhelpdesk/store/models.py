@@ -151,6 +151,7 @@ class Message(Model):
 
     class Meta:
         table = "message"
+        indexes = (("ticket_id",),)  # a ticket's thread: foreign keys are not indexed by themselves
 
 
 class Attachment(Model):
@@ -187,6 +188,7 @@ class Event(Model):
 
     class Meta:
         table = "event"
+        indexes = (("ticket_id",),)
 
 
 class TicketTimer(Model):
@@ -244,6 +246,7 @@ class Outbox(Model):
 
     class Meta:
         table = "outbox"
+        indexes = (("ticket_id",),)
 
 
 class Rating(Model):

@@ -249,7 +249,8 @@ async def test_old_mail_gets_no_automatic_answer(rt: Runtime, clock: Clock) -> N
     reason = "caused by mail of 2026-11-22 09:00 UTC, older than 24 hours"
     suppressed = await events("mail.suppressed", number)
     assert [(e.data["template"], e.data["reason"]) for e in suppressed] == [
-        ("acknowledgement", reason), ("agent_new_ticket", reason), ("agent_new_ticket", reason)]
+        ("acknowledgement", reason), ("agent_new_ticket", reason)]  # one event per mail, to all its people
+    assert suppressed[0].data["to"] == "the requester" and len(suppressed[1].data["to"]) == 2
     assert await Message.filter(ticket__number=number, direction="out").count() == 0
 
     recent = await ingest(rt, mail("Printer this morning", sender="bob@acme.com", date=MONDAY_10 - 24 * HOUR))
