@@ -75,3 +75,14 @@ def thread_sink() -> Iterator[ThreadSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@contextmanager
+def serving(handler: Any, port: int) -> Iterator[None]:
+    """An aiosmtpd server for ``handler`` on 127.0.0.1:``port``; failing to bind fails the test (never skips)."""
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield
+    finally:
+        controller.stop()

@@ -13,8 +13,7 @@ import re
 import smtplib
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -23,9 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from .sink import Delivered, _free_port
+from .sink import Delivered, _free_port, serving
 from .test_serve import Service
 
 QUIET = 5.0  # seconds without any movement that count as "the exchange has stopped"
@@ -34,15 +32,6 @@ QUIET = 5.0  # seconds without any movement that count as "the exchange has stop
 # --- helpers -------------------------------------------------------------------------------------
 
 
-@contextmanager
-def running(handler: Any, port: int) -> Iterator[None]:
-    """An aiosmtpd server for ``handler`` on 127.0.0.1:``port``; failing to bind fails the test."""
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield
-    finally:
-        controller.stop()
 
 
 def write_config(svc: Service, address: str, relay_port: int, outbox: str, extra: str = "") -> None:
@@ -259,7 +248,7 @@ def test_two_helpdesks_mailing_each_other_exchange_one_acknowledgement_each_and_
     extra_b = "loop_token: helpdesk-b\n" if tokens == "distinct" else ""
     write_config(desk_a, A, to_b.port, "{interval: 1}", extra_a)
     write_config(desk_b, B, to_a.port, "{interval: 1}", extra_b + "ticket_number_start: 5000\n")
-    with running(to_b, to_b.port), running(to_a, to_a.port):
+    with serving(to_b, to_b.port), serving(to_a, to_a.port):
         desk_a.start()
         try:
             desk_b.start()
@@ -329,7 +318,7 @@ def test_a_header_stripping_auto_responder_is_stopped_by_the_per_recipient_limit
     desk = Service(tmp_path)
     robot = Responder(desk.smtp_port, DESK, lambda n: ROBOT)
     write_config(desk, DESK, robot.port, "{per_recipient_hourly: 5, interval: 1}")
-    with running(robot, robot.port):
+    with serving(robot, robot.port):
         desk.start()
         try:
             robot.send_one()  # the first mail from the robot starts it
@@ -366,7 +355,7 @@ def test_many_robot_addresses_trip_the_breaker_which_holds_mail_until_an_admin_r
     desk = Service(tmp_path)
     robot = Responder(desk.smtp_port, DESK, lambda n: f"robot-{n}@customer.test")
     write_config(desk, DESK, robot.port, "{breaker_limit: 8, breaker_minutes: 10, interval: 1}")
-    with running(robot, robot.port):
+    with serving(robot, robot.port):
         desk.start()
         log = LogTap(desk.proc.stdout if desk.proc else None)
         try:

@@ -15,8 +15,7 @@ import smtplib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -25,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from .sink import ThreadSink, _free_port
+from .sink import ThreadSink, _free_port, serving
 from .test_serve import Service
 
 OUTBOX = "{lease: 2, interval: 1}"
@@ -62,15 +60,6 @@ class StallingRelay(ThreadSink):
         return "250 2.1.5 OK"
 
 
-@contextmanager
-def running(handler: Any, port: int) -> Iterator[None]:
-    """An aiosmtpd server on 127.0.0.1:``port``; failing to bind fails the test (never skips)."""
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield
-    finally:
-        controller.stop()
 
 
 class SilentListener:
@@ -183,7 +172,7 @@ def test_a_send_cut_off_by_sigkill_mid_smtp_is_sent_again_once_after_restart(tmp
     relay = StallingRelay(_free_port())
     svc = Service(tmp_path)
     write_config(svc, relay.port)
-    with running(relay, relay.port):
+    with serving(relay, relay.port):
         try:
             svc.start()
             send(svc, "Anna <anna@globex.test>", "Printer does not print")
@@ -232,7 +221,7 @@ def test_mail_queued_when_serve_is_killed_goes_out_once_through_the_relay_config
     sink = ThreadSink(_free_port())
     svc = Service(tmp_path)
     write_config(svc, silent.port)
-    with running(sink, sink.port):
+    with serving(sink, sink.port):
         try:
             svc.start()
             send(svc, "Anna <anna@globex.test>", "Printer does not print")

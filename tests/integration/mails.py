@@ -151,3 +151,13 @@ async def event_kinds(number: int) -> list[str]:
 
 async def inbound(result: ProcessResult) -> Inbound:
     return await Inbound.get(id=result.inbound_id)
+
+
+class Clock:
+    """A settable clock for a runtime: tests move ``now`` to make time pass."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

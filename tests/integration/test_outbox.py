@@ -15,7 +15,7 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.store.models import Event, Message, Outbox, Rating, ServiceFlag, Ticket, TicketTimer
 
-from .mails import ingest, mail, receive, reply_to
+from .mails import Clock, ingest, mail, receive, reply_to
 
 BOXES = [
     {"name": "support", "address": "support@example.com", "team": "dispatch"},
@@ -49,14 +49,6 @@ PLAIN_RULES = "rules: []\n"  # no teams: a new ticket queues just the acknowledg
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 ANN = "Ann Example <ann@acme.com>"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 Boot = Callable[..., AbstractAsyncContextManager[Runtime]]

@@ -16,21 +16,13 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.store.models import Event, Outbox
 from mailhelpdesk.store.repository import transaction
 
-from .mails import ingest, mail
+from .mails import Clock, ingest, mail
 from .smtp_sink import Sink, smtp_sink, unused_port
 
 MAILBOXES = [{"name": "support", "address": "support@example.com"}]
 RULES = "rules: []\n"  # no teams: each new ticket queues exactly one mail, its acknowledgement
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 Boot = Callable[..., AbstractAsyncContextManager[Runtime]]

@@ -11,7 +11,7 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.store.models import Event, Ticket, TicketTimer
 
 from .conftest import MAILBOXES
-from .mails import ingest, mail, reply_to
+from .mails import Clock, ingest, mail, reply_to
 
 RULES = """
 calendars:
@@ -69,14 +69,6 @@ rules:
 """
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
