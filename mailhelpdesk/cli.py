@@ -220,7 +220,7 @@ def _rules_command(args: argparse.Namespace, settings: Settings, out: TextIO) ->
     path = args.file or settings.rules_file
     if path is None:
         raise ConfigError("rules check: no rules file (give FILE, or set rules_file)")
-    return check_rules(path, out)
+    return check_rules(path, out, settings.templates_dir)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:

@@ -14,9 +14,9 @@ from mailhelpdesk.rules.engine import Decision
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules
 
 
-def check_rules(path: Path, out: TextIO) -> int:
+def check_rules(path: Path, out: TextIO, templates_dir: Path | None = None) -> int:
     """Print every problem as ``file:line:column: message`` (exit 1), or a summary (exit 0)."""
-    result = load_rules(path)
+    result = load_rules(path, templates_dir)
     for problem in result.problems:
         out.write(f"{problem}\n")
     if result.rules is None:

@@ -57,7 +57,7 @@ def _check_one(templates: Templates, builder: ContextBuilder, ruleset: RuleSet, 
 def _ruleset(settings: Settings) -> RuleSet:
     if settings.rules_file is None:
         return RuleSet(Path("rules.yaml"))
-    return load_rules(settings.rules_file).rules or RuleSet(settings.rules_file)
+    return load_rules(settings.rules_file, settings.templates_dir).rules or RuleSet(settings.rules_file)
 
 
 def sample_view() -> TicketView:

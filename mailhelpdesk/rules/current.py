@@ -23,8 +23,8 @@ class CurrentRules:
     a broken file stops them with its problems instead of failing on every message; a running
     service calls ``refresh`` now and then, and a broken edit leaves the last good rules in force."""
 
-    def __init__(self, path: Path | None) -> None:
-        self._path = path
+    def __init__(self, path: Path | None, templates_dir: Path | None = None) -> None:
+        self._path, self._templates_dir = path, templates_dir
         self._rules: RuleSet | None = None
         self._stamp: _Stamp = ()
 
@@ -39,7 +39,7 @@ class CurrentRules:
             self._rules = RuleSet(Path("(no rules file)"))
             return self._rules
         stamp = self._stamp_of((self._path,))
-        result = load_rules(self._path)
+        result = load_rules(self._path, self._templates_dir)
         if result.rules is None:
             problems = "\n".join(str(p) for p in result.problems)
             raise ConfigError(f"the rules file has {len(result.problems)} problem(s):\n{problems}")
@@ -55,7 +55,7 @@ class CurrentRules:
         if stamp == self._stamp:
             return Refresh("unchanged")
         self._stamp = stamp  # a refused file is not read again until it changes again
-        result = load_rules(self._path)
+        result = load_rules(self._path, self._templates_dir)
         if result.rules is None:
             return Refresh("refused", result.problems)
         self._rules = result.rules

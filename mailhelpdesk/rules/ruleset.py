@@ -121,7 +121,8 @@ class LoadResult:
     problems: tuple[Problem, ...]
 
 
-def load_rules(path: Path) -> LoadResult:
+def load_rules(path: Path, templates_dir: Path | None = None) -> LoadResult:
+    """``templates_dir``: the admin's templates (default ``templates/`` next to the file), for names."""
     reader = Reader(path)
     root = compose_file(path, reader)
     if root is None and not reader.problems:
@@ -129,15 +130,15 @@ def load_rules(path: Path) -> LoadResult:
     sections = reader.mapping(root, "the rules file", SECTIONS) if root is not None else None
     if sections is None:
         return LoadResult(None, tuple(reader.problems))
-    ruleset = _read(reader, path, sections)
+    ruleset = _read(reader, path, sections, templates_dir or path.parent / "templates")
     return LoadResult(None if reader.problems else ruleset, tuple(reader.problems))
 
 
-def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node]) -> RuleSet:
+def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node], templates_dir: Path) -> RuleSet:
     calendars = read_calendars(reader, sections["calendars"]) if "calendars" in sections else {}
     teams = read_teams(reader, sections.get("teams"))
     sla = read_sla(reader, sections.get("sla"), set(calendars))
-    names = Names(frozenset(teams), frozenset(p.name for p in sla.policies), known_templates(path.parent))
+    names = Names(frozenset(teams), frozenset(p.name for p in sla.policies), known_templates(templates_dir))
     rules = _rules(reader, sections.get("rules"), names)
     companies = tuple(read_companies(reader, sections.get("companies")))
     return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla, companies, rules,

@@ -1,7 +1,8 @@
 """The template names a rule's ``template:`` may use, for ``rules check``.
 
 The customer and agent templates that ship with mailhelpdesk, plus an admin's own: files
-``templates/email/<lang>/<name>.<part>.j2`` next to the rules file, kept in git with it.
+``templates/email/<lang>/<name>.<part>.j2`` next to the rules file (kept in git with it), or
+in the configured ``templates_dir``.
 """
 
 from pathlib import Path
@@ -14,6 +15,7 @@ SHIPPED = frozenset((
 ))
 
 
-def known_templates(rules_dir: Path) -> frozenset[str]:
-    own = (rules_dir / "templates" / "email").glob("*/*.j2")
-    return SHIPPED | {path.name.split(".", 1)[0] for path in own}
+def known_templates(templates_dir: Path) -> frozenset[str]:
+    """The shipped names and the admin's, from ``templates_dir/email/<lang>/`` (partials excluded)."""
+    own = (templates_dir / "email").glob("*/*.j2")
+    return SHIPPED | {path.name.split(".", 1)[0] for path in own if not path.name.startswith("_")}

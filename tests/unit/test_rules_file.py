@@ -195,3 +195,18 @@ def test_an_admin_template_next_to_the_rules_file_is_known(tmp_path: Path) -> No
     ruleset, problems = load(tmp_path, rule)
     assert problems == [] and ruleset is not None
     assert ruleset.rules[0].actions[0].value == "ack_vip"
+
+
+def test_an_admin_template_in_the_configured_templates_dir_is_known(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE + "    then: {template: ack_vip}\n")
+    elsewhere = tmp_path / "srv" / "mail-templates"
+    (elsewhere / "email" / "ru").mkdir(parents=True)
+    (elsewhere / "email" / "ru" / "ack_vip.subject.j2").write_text("{{ ticket.token }}")
+    (elsewhere / "email" / "ru" / "_partial.txt.j2").write_text("a partial is not a template")
+    assert load_rules(rules).rules is None  # not next to the rules file
+    found = load_rules(rules, elsewhere)
+    assert found.problems == () and found.rules is not None
+    refused = tmp_path / "partial.yaml"
+    refused.write_text(RULE + "    then: {template: _partial}\n")
+    assert load_rules(refused, elsewhere).rules is None
