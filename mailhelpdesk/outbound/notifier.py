@@ -89,9 +89,7 @@ class Notifier:
         view = await ticket_view(Sql(), ticket_id)
         if view is None:
             return self.settings.default_language
-        box = self._mailbox(view.mailbox)
-        wanted = (view.requester.language, view.company.language, box.language, self.settings.default_language)
-        return next(w for w in (*wanted, "en") if w)
+        return next(w for w in self._languages(view, self._mailbox(view.mailbox), "customer") if w)
 
     async def preview(self, ticket_id: int, template: str, language: str | None = None,
                       audience: str | None = None) -> Rendered | RenderFailure | None:
@@ -169,11 +167,14 @@ class Notifier:
             loop_token=self.settings.loop_token, language=rendered.language)
 
     def _language(self, mail: _Mail) -> str | None:
-        """Customers: contact → company → mailbox → default; agents: the desk's default."""
-        view, default = mail.view, self.settings.default_language
-        wanted = [view.requester.language, view.company.language, mail.box.language] \
-            if mail.notice.audience == "customer" else []
-        return self.templates.language_for(mail.notice.template, [*wanted, default, "en"])
+        """The first wanted language the template exists in."""
+        return self.templates.language_for(mail.notice.template,
+                                           self._languages(mail.view, mail.box, mail.notice.audience))
+
+    def _languages(self, view: TicketView, box: MailboxSettings, audience: str) -> list[str]:
+        """Customers: contact → company → mailbox → default; agents: the desk's default ('' = not set)."""
+        theirs = [view.requester.language, view.company.language, box.language] if audience == "customer" else []
+        return [*theirs, self.settings.default_language, "en"]
 
     async def _record(self, mail: _Mail, raw: bytes, message_id: str, language: str, status: str, reason: str,
                       kind: str, subject: str = "") -> int:
