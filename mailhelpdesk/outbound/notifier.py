@@ -21,7 +21,7 @@ from mailhelpdesk.outbound.compose import compose, usable_message_id
 from mailhelpdesk.outbound.context import ContextBuilder, Moments
 from mailhelpdesk.outbound.draft import AutoSubmitted, Draft
 from mailhelpdesk.outbound.guard import Guard, Verdict
-from mailhelpdesk.outbound.planner import Notice, TicketChange, plan
+from mailhelpdesk.outbound.planner import Audience, Notice, TicketChange, plan
 from mailhelpdesk.outbound.templates import Rendered, RenderFailure, Templates
 from mailhelpdesk.pipeline.html_text import sanitize_html
 from mailhelpdesk.pipeline.parse import SYNTHESIZED_DOMAIN
@@ -91,14 +91,14 @@ class Notifier:
             return self.settings.default_language
         return next(w for w in self._languages(view, self._mailbox(view.mailbox), "customer") if w)
 
-    async def preview(self, ticket_id: int, template: str, language: str | None = None,
-                      audience: str | None = None) -> Rendered | RenderFailure | None:
+    async def preview(self, ticket_id: int, template: str,
+                      language: str | None = None) -> Rendered | RenderFailure | None:
         """The mail ``template`` would be for this ticket now (its requester, or an agent); None: no ticket."""
         view = await ticket_view(Sql(), ticket_id)
         if view is None:
             return None
-        who = audience or ("agent" if template.startswith("agent_") else "customer")
-        notice = Notice(template, "agent" if who == "agent" else "customer", (), {"sla_target": "first_response"})
+        audience: Audience = "agent" if template.startswith("agent_") else "customer"
+        notice = Notice(template, audience, (), {"sla_target": "first_response"})
         recipient = view.requester.email if notice.audience == "customer" else view.assignee or "agent@localhost"
         mail = _Mail(view, notice, recipient, self._mailbox(view.mailbox), "preview", self.clock())
         chosen = language or self._language(mail)

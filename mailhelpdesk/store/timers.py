@@ -71,20 +71,19 @@ class TimerStore:
 
     async def due_auto_close(self, now: datetime, limit: int) -> list[DueTimer]:
         """Resolved tickets whose silence has lasted until their closing time."""
-        rows = await self._sql.rows(
-            'SELECT tt."id", tt."ticket_id", tt."event", tt."target", tt."due_at" FROM "ticket_timer" tt'
-            ' JOIN "ticket" t ON t."id" = tt."ticket_id" WHERE tt."event" = ? AND tt."fired_at" IS NULL'
-            ' AND tt."due_at" <= ? AND t."status" = ? ORDER BY tt."due_at" LIMIT ?',
-            AUTO_CLOSE, now, TicketStatus.RESOLVED.value, limit)
-        return [DueTimer(int(r[0]), int(r[1]), str(r[2]), str(r[3]), from_db_datetime(r[4])) for r in rows]
+        return await self._due_rows('tt."event" = ? AND t."status" = ?', now, limit, AUTO_CLOSE,
+                                    TicketStatus.RESOLVED.value)
 
     async def due_sla(self, now: datetime, limit: int) -> list[DueTimer]:
         """Unfired SLA timers that are due, of open tickets whose clock runs, oldest first."""
+        return await self._due_rows(f'tt.{_SLA} AND t."sla_paused_at" IS NULL AND {_OPEN}', now, limit)
+
+    async def _due_rows(self, where: str, now: datetime, limit: int, *params: object) -> list[DueTimer]:
+        """Unfired rows written ahead that are due, whose ticket matches ``where``, oldest first."""
         rows = await self._sql.rows(
-            f'SELECT tt."id", tt."ticket_id", tt."event", tt."target", tt."due_at" FROM "ticket_timer" tt'
-            f' JOIN "ticket" t ON t."id" = tt."ticket_id" WHERE tt.{_SLA} AND tt."fired_at" IS NULL'
-            f' AND tt."due_at" <= ? AND t."sla_paused_at" IS NULL AND {_OPEN} ORDER BY tt."due_at" LIMIT ?',
-            now, limit)
+            'SELECT tt."id", tt."ticket_id", tt."event", tt."target", tt."due_at" FROM "ticket_timer" tt'
+            f' JOIN "ticket" t ON t."id" = tt."ticket_id" WHERE {where} AND tt."fired_at" IS NULL'
+            ' AND tt."due_at" <= ? ORDER BY tt."due_at" LIMIT ?', *params, now, limit)
         return [DueTimer(int(r[0]), int(r[1]), str(r[2]), str(r[3]), from_db_datetime(r[4])) for r in rows]
 
     async def claim(self, timer: DueTimer, now: datetime) -> bool:

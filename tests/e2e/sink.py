@@ -59,7 +59,8 @@ class ThreadSink:
         pytest.fail(f"no {what} arrived within {timeout} s; the sink has: {seen}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nothing listens on now, on 127.0.0.1."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -68,7 +69,7 @@ def _free_port() -> int:
 @contextmanager
 def thread_sink() -> Iterator[ThreadSink]:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    sink = ThreadSink(_free_port())
+    sink = ThreadSink(free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()  # raises if the port cannot be bound: the test fails, it never skips
     try:
@@ -86,3 +87,12 @@ def serving(handler: Any, port: int) -> Iterator[None]:
         yield
     finally:
         controller.stop()
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what} did not happen within {timeout} s")

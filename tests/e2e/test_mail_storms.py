@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import pytest
 
-from .sink import Delivered, _free_port, serving
+from .sink import Delivered, free_port, serving, wait_until
 from .test_serve import Service
 
 QUIET = 5.0  # seconds without any movement that count as "the exchange has stopped"
@@ -73,15 +73,6 @@ def settle(snapshot: Callable[[], object], what: str, quiet: float = QUIET, time
     pytest.fail(f"{what} was still moving after {timeout} s: {last}")
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"{what} did not happen within {timeout} s")
-
-
 def cli_ok(svc: Service, *args: str) -> str:
     done = svc.cli(*args)
     assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
@@ -110,6 +101,17 @@ def outbox(svc: Service, *args: str) -> tuple[list[OutboxRow], str]:
     rows = [OutboxRow(int(m["id"]), m["status"], m["template"], m["to"], m["reason"].strip())
             for line in text.splitlines() if (m := _ROW.match(line))]
     return sorted(rows, key=lambda r: r.id), text
+
+
+def run_storm(robot: "Responder", desk: Service, label: str) -> tuple[int, int]:
+    """Start the robot with one mail, wait until nothing moves; (acknowledgements received, mails sent)."""
+    robot.send_one()
+    wait_until(lambda: robot.snapshot()[0] >= 1, "the first acknowledgement reaching the robot")
+    took = settle(lambda: (*robot.snapshot(), pending(desk)), "the robot storm")
+    received, sent = robot.snapshot()
+    print(f"[{label}] robot sent {sent} mail(s), received {received} acknowledgement(s); quiet after {took:.1f} s")
+    assert robot.errors == []
+    return received, sent
 
 
 def pending(svc: Service) -> int:
@@ -149,7 +151,7 @@ class Tap:
     """
 
     forward_port: int
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     passed: list[Delivered] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -187,7 +189,7 @@ class Responder:
     helpdesk_port: int
     mailbox: str
     sender_for: Callable[[int], str]  # n-th mail it sends (1-based) -> its From
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     received: list[Delivered] = field(default_factory=list)
     sent: list[EmailMessage] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -321,13 +323,7 @@ def test_a_header_stripping_auto_responder_is_stopped_by_the_per_recipient_limit
     with serving(robot, robot.port):
         desk.start()
         try:
-            robot.send_one()  # the first mail from the robot starts it
-            wait_until(lambda: robot.snapshot()[0] >= 1, "the first acknowledgement reaching the robot")
-            took = settle(lambda: (*robot.snapshot(), pending(desk)), "the robot storm")
-            received, sent = robot.snapshot()
-            print(f"[storm b] robot sent {sent} mail(s), received {received} acknowledgement(s); "
-                  f"quiet after {took:.1f} s")
-            assert robot.errors == []
+            received, sent = run_storm(robot, desk, "storm b")
             assert sent == 6 and received == 5
 
             rows, text = outbox(desk)
@@ -359,13 +355,7 @@ def test_many_robot_addresses_trip_the_breaker_which_holds_mail_until_an_admin_r
         desk.start()
         log = LogTap(desk.proc.stdout if desk.proc else None)
         try:
-            robot.send_one()
-            wait_until(lambda: robot.snapshot()[0] >= 1, "the first acknowledgement reaching the robot")
-            took = settle(lambda: (*robot.snapshot(), pending(desk)), "the robot storm")
-            received, sent = robot.snapshot()
-            print(f"[storm c] robot sent {sent} mail(s) from {sent} addresses, received {received} "
-                  f"acknowledgement(s); quiet after {took:.1f} s")
-            assert robot.errors == []
+            received, sent = run_storm(robot, desk, "storm c")
             assert sent == 9 and received == 8
 
             rows, text = outbox(desk)

@@ -23,9 +23,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from .sink import ThreadSink, _free_port, serving
+from .sink import ThreadSink, free_port, serving, wait_until
 from .test_serve import Service
 
 OUTBOX = "{lease: 2, interval: 1}"
@@ -108,15 +106,6 @@ def send(svc: Service, sender: str, subject: str) -> str:
     return str(msg["Message-ID"])
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"{what} did not happen within {timeout} s")
-
-
 def kill(svc: Service) -> None:
     assert svc.proc is not None and svc.proc.poll() is None, "serve is not running"
     svc.proc.kill()  # SIGKILL: no shutdown hook, no last commit
@@ -169,7 +158,7 @@ def stays(check: Callable[[], bool], seconds: float) -> bool:
 
 
 def test_a_send_cut_off_by_sigkill_mid_smtp_is_sent_again_once_after_restart(tmp_path: Path) -> None:
-    relay = StallingRelay(_free_port())
+    relay = StallingRelay(free_port())
     svc = Service(tmp_path)
     write_config(svc, relay.port)
     with serving(relay, relay.port):
@@ -218,7 +207,7 @@ def test_mail_queued_when_serve_is_killed_goes_out_once_through_the_relay_config
     ``queued``, never claimed: both states a crash can leave.)
     """
     silent = SilentListener()
-    sink = ThreadSink(_free_port())
+    sink = ThreadSink(free_port())
     svc = Service(tmp_path)
     write_config(svc, silent.port)
     with serving(sink, sink.port):

@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from .sink import free_port
+
 SECRET = "serve-test-secret-" + "y" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Service:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.smtp_port, self.web_port = _free_port(), _free_port()
+        self.smtp_port, self.web_port = free_port(), free_port()
         self.config = root / "config.yaml"
         self.config.write_text(
             f"data_dir: {root / 'data'}\n"
