@@ -66,8 +66,10 @@ class _TextCollector(HTMLParser):
 
     def _emit(self, text: str) -> None:
         self.parts.append(text)
-        content = text.rstrip(" \t\u00a0")
-        if content.strip():
+        # A no-break space is content: a browser gives "<div>&nbsp;</div>" a line of its own, and
+        # mailers (Outlook, Mail.ru, Yandex) write blank lines between paragraphs that way.
+        content = text.rstrip(" \t")
+        if content.strip(" \t\n\r\f"):
             self.newlines = len(content) - len(content.rstrip("\n"))
         else:
             self.newlines += content.count("\n")
@@ -85,12 +87,13 @@ def html_to_text(markup: str) -> str:
     lines: list[str] = []
     depth = 0
     for line in "".join(collector.parts).split("\n"):
-        if line == _QUOTE_OPEN:
+        # A marker may share its line with spaces from the source ("</div>\n<blockquote>").
+        text = _SPACES.sub(" ", line).strip()
+        if text == _QUOTE_OPEN:
             depth += 1
-        elif line == _QUOTE_CLOSE:
+        elif text == _QUOTE_CLOSE:
             depth = max(0, depth - 1)
         else:
-            text = _SPACES.sub(" ", line).strip()
             lines.append(f"{'>' * depth} {text}" if depth and text else text)
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 

@@ -3,10 +3,15 @@
 History starts at the first of: a separator line ("-----Original Message-----"), an
 attribution line ("On ... wrote:", possibly wrapped over three lines), an Outlook-style
 header block ("From:/Sent:/To:/Subject:" in many languages), or a block of ``>`` lines.
-When the customer answered below or between ``>`` quotes, those answers are kept and
+When the sender answered below or between ``>`` quotes, those answers are kept and
 only the quoted lines go. When nothing new is left, the whole text is returned: a
 message that is all quote still says something. Only the first ``MAX_LINES`` lines are
 searched, which keeps the work linear and bounded on huge bodies.
+
+The result may be sent on to a customer as is (an agent's reply by mail), so a doubtful
+marker is left in place: cutting a sentence of the sender is worse than leaving a quote.
+Markers that people also write in their own text ("In your message you wrote:", "From:
+Monday ...", "Sent from my phone today") count only with more evidence around them.
 """
 
 import re
@@ -25,18 +30,26 @@ _SEPARATOR = re.compile(
 )
 _RULE = re.compile(r"^_{10,}$")  # Outlook's line above its header block; mailing list footers
 _ORNAMENT = re.compile(r"^[-_=*~—–\s]*$")  # a line of dashes left above a cut
+_WRAP_WIDTH = 60  # a quoted line at least this long may have been wrapped by a mailer
 _VERBS = (
-    r"wrote|schrieb|a écrit|escribió|ha scritto|schreef|skrev|escreveu|napisał(?:\(a\))?|kirjoitti|írta"
-    r"|yazdı|написал(?:\(а\)|а)?|писал(?:\(а\)|а)?|пишет"
+    r"wrote|schrieb|a écrit|escribió|ha scritto|schreef|geschreven|skrev|escreveu|napisał(?:\(a\))?|pisze"
+    r"|kirjoitti|írta|yazdı|написал(?:\(а\)|а)?|писал(?:\(а\)|а|и)?|пишет"
 )
+_CLOCK = r"(?<![\d.])\d{1,2}[:.]\d{2}(?![\d.])"  # 10:15, or 17.50 (Finnish); not the 03.11 of a date
 _ATTRIBUTION = re.compile(
     r"^(?:(?:on|am|le|el|il|op|den|em|w dniu|dnia|в|kl\.)\s.{0,300}?"
     rf"\b(?:{_VERBS})(?!\w)(?:.{{0,150}}[:：])?"
-    rf"|.{{0,300}}\b(?:{_VERBS})\s*:"
+    # The verb first: "Ivan <i@a.b> schrieb am Mo., 3. Nov. 2026, 10:15:", "Вы писали 3 ноября 2026 г., 10:15:"
+    rf"|.{{0,300}}\b(?:{_VERBS})(?!\w).{{0,150}}[:：]"
     r"|.{0,300}(?:写道|寫道|書きました|님이 작성)\s*[:：]?"
-    r"|(?=.{0,300}\d)(?=.{0,300}[\w.+-]+@[\w-]+\.[\w.-]+).{0,300}[:：])\s*$",
+    # No verb (Gmail in Russian, Yandex, Mail.ru): a time and an address in angle brackets, as
+    # mailers write them and people seldom do.
+    rf"|(?=.{{0,300}}{_CLOCK})(?=.{{0,300}}<\s?[\w.+-]+@[\w-]+\.[\w.-]+\s?>).{{0,300}}[:：])\s*$",
     re.IGNORECASE,
 )
+_VERB_AT_END = re.compile(rf"(?:\b(?:{_VERBS})|写道|寫道|書きました|님이 작성)$", re.IGNORECASE)
+# An attribution with both is a mailer's: enough alone, even when the history below is not quoted.
+_COMPLETE = re.compile(rf"(?=.*{_CLOCK}).*[\w.+-]+@[\w-]+\.[\w.-]+")
 # Where a wrapped attribution may start: an intro word, or any line with a date or time in it.
 _INTRO = re.compile(r"^(?:(?:on|am|le|el|il|op|den|em|w dniu|dnia|в|kl\.)\s|.{0,100}\d)", re.IGNORECASE)
 _LABEL = re.compile(r"^\*?\s*([^\W\d_][^:：]{0,24}?)\s*\*?\s*[:：]")
@@ -58,12 +71,20 @@ _OTHER_LABELS = frozenset((
     "to", "an", "à", "a", "para", "aan", "кому", "til", "till", "do", "cc", "копия", "címzett", "kime",
     "收件人", "宛先", "copie à",
 ))
-_SIGNATURE = re.compile(
-    r"^(?:--|__|—+|–+|(?:sent from|sent with|get outlook for|von meinem|gesendet von|envoyé de mon"
-    r"|envoyé à partir de|enviado desde mi|enviado do meu|inviato da|verstuurd vanaf mijn|skickat från min"
-    r"|sendt fra min|wysłane z|отправлено с|отправлено из)\b[^,]{0,50})$",
+# "-- " (RFC 3676) as people and mailers write it; a single dash is "--" after autocorrection.
+# A line of several dashes is a separator in the text, not a signature.
+_DELIMITER = re.compile(r"^(?:--|__|—|–)$")
+# A mobile footer: a known phrase and a few words, no comma ("Sent from my desk, which ..." is a sentence).
+# Bare "sent from"/"enviado desde" need a possessive or a mail app after them: "Sent from our warehouse".
+_MOBILE_FOOTER = re.compile(
+    r"^(?:sent from (?:my|a|an|outlook|yahoo|mail|gmail|proton|aol|samsung|bluemail|spark|blackberry)\b"
+    r"|sent with (?:proton|spark|bluemail)|get outlook for|von meinem|gesendet (?:von|mit)"
+    r"|envoyé (?:de|depuis) mon|envoyé à partir de|envoyé avec|enviado desde (?:mi|outlook|yahoo|correo|gmail)\b"
+    r"|enviado do meu|inviato da|verstuurd (?:vanaf|met)|verzonden (?:vanaf|met)|skickat från|sendt fra"
+    r"|wysłane z|отправлено (?:с|из|через)\b)(?:\s+[^\s,]+){0,5}\s*$",
     re.IGNORECASE,
 )
+_FOOTER_TAIL = 2  # non-blank lines a mobile footer may have below it: leftovers of history ("De : Support")
 
 
 def reply_text(text: str) -> str:
@@ -95,7 +116,7 @@ def _history_start(lines: list[str], begin: int) -> int | None:
         stripped = lines[index].strip()
         if not stripped:
             continue
-        if stripped.startswith(">") or _attribution_span(lines, index):
+        if stripped.startswith(">") or _attribution_at(lines, index):
             return index
         if _is_history_marker(lines, index):
             while index > begin and _label(lines[index - 1]):  # "Message du : ..." right above "De : ..."
@@ -111,10 +132,31 @@ def _is_history_marker(lines: list[str], index: int) -> bool:
     return bool(_RULE.match(stripped)) and _header_block_follows(lines, index)
 
 
+def _attribution_at(lines: list[str], index: int) -> int:
+    """Lines of an attribution that starts history at ``index``; 0 if there is none.
+
+    One with a time and an address is a mailer's. Any other ("Ivan Petrov wrote:", but also an
+    agent's "In your last message you wrote:") counts only with ``>`` quotes right below.
+    """
+    span = _attribution_span(lines, index)
+    if not span:
+        return 0
+    joined = " ".join(line.strip() for line in lines[index : index + span])
+    return span if _COMPLETE.match(joined) or _quote_follows(lines, index + span) else 0
+
+
+def _quote_follows(lines: list[str], index: int) -> bool:
+    """Whether the first non-blank line of the next four is a ``>`` quote."""
+    for line in lines[index : index + 4]:
+        if line.strip():
+            return line.lstrip().startswith(">")
+    return False
+
+
 def _attribution_span(lines: list[str], index: int) -> int:
     """Lines an "On ... wrote:" attribution takes here (mailers wrap it over up to three); 0 if none."""
     joined = lines[index].strip()
-    if len(joined) <= 450 and _ATTRIBUTION.match(joined):
+    if _is_attribution(joined):
         return 1
     if not _INTRO.match(joined):
         return 0
@@ -126,20 +168,42 @@ def _attribution_span(lines: list[str], index: int) -> int:
         joined = f"{joined} {stripped}"
         if len(joined) > 450:
             return 0
-        if _ATTRIBUTION.match(joined):
+        if _is_attribution(joined):
             return extra
     return 0
 
 
+def _is_attribution(text: str) -> bool:
+    """Whether ``text`` (a stripped line, or wrapped lines joined) reads as an attribution."""
+    # Every form ends with a colon or with its verb: testing the end first spares almost every
+    # line of a body the long pattern.
+    if not text.endswith((":", "：")) and not _VERB_AT_END.search(text[-24:]):
+        return False
+    return len(text) <= 450 and bool(_ATTRIBUTION.match(text))
+
+
 def _header_block_at(lines: list[str], index: int) -> bool:
-    """A quoted header block: a From-like label, then Sent/Date, To or Subject labels right below."""
-    if index >= len(lines) or _label(lines[index]) not in _FROM_LABELS:
+    """A quoted header block: a From-like label, then Sent/Date, To or Subject labels right below.
+
+    Mailers put one under the sender's text, a rule or a separator line; under a line ending
+    with ":" ("this is the message we received:", "send it like this:") it is an example that
+    the sender wrote out.
+    """
+    if index >= len(lines) or _label(lines[index]) not in _FROM_LABELS or _introduced(lines, index):
         return False
     following = {_label(line) for line in lines[index + 1 : index + 7]}
     has_sent, has_subject = bool(following & _SENT_LABELS), bool(following & _SUBJECT_LABELS)
     has_address = "@" in lines[index] or "mailto:" in lines[index].lower()
     others = len(following & (_SENT_LABELS | _SUBJECT_LABELS | _OTHER_LABELS))
     return (has_sent and has_subject) or (has_address and others >= 2)
+
+
+def _introduced(lines: list[str], index: int) -> bool:
+    """Whether the last non-blank line above ``index`` (at most three up) ends with a colon."""
+    for line in reversed(lines[max(0, index - 3) : index]):
+        if line.strip():
+            return line.rstrip().endswith((":", "："))
+    return False
 
 
 def _header_block_follows(lines: list[str], index: int) -> bool:
@@ -167,7 +231,7 @@ def _answers_between_quotes(lines: list[str], start: int) -> list[str]:
     index = start
     while index < end:
         stripped = lines[index].strip()
-        span = _attribution_span(lines, index) if stripped and not stripped.startswith(">") else 0
+        span = _attribution_at(lines, index) if stripped and not stripped.startswith(">") else 0
         if span:
             index += span
             continue
@@ -183,17 +247,40 @@ def _answers_between_quotes(lines: list[str], start: int) -> list[str]:
 
 
 def _is_wrapped_quote(lines: list[str], index: int) -> bool:
+    """A line between two quoted lines that a mailer broke off the long quoted line above it.
+
+    A short answer typed right under a question ("> Is it down?" / "Yes, since 9:40.") is
+    the sender's own: the line above must be long and stop mid-sentence.
+    """
     before = lines[index - 1].strip() if index > 0 else ""
     after = lines[index + 1].strip() if index + 1 < len(lines) else ""
-    return before.startswith(">") and after.startswith(">")
+    if not (before.startswith(">") and after.startswith(">")):
+        return False
+    return len(before) >= _WRAP_WIDTH and not before.endswith((".", "?", "!", ":", ";"))
 
 
 def _signature_start(lines: list[str]) -> int:
-    """Index of the signature delimiter or mobile footer; only after some content."""
+    """Index of the signature delimiter or mobile footer; only after some content.
+
+    A mobile footer is the end of what the sender typed, so it counts only near the end: with
+    more text below it, "Sent from my phone today" was a sentence.
+    """
     seen_content = False
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if seen_content and _SIGNATURE.match(stripped):
+        if seen_content and _DELIMITER.match(stripped):
+            return index
+        if seen_content and _MOBILE_FOOTER.match(stripped) and not _has_more_lines(lines, index, _FOOTER_TAIL):
             return index
         seen_content = seen_content or bool(stripped)
     return len(lines)
+
+
+def _has_more_lines(lines: list[str], index: int, limit: int) -> bool:
+    """Whether more than ``limit`` non-blank lines follow ``index`` (stops counting there)."""
+    count = 0
+    for line in lines[index + 1 :]:
+        count += bool(line.strip())
+        if count > limit:
+            return True
+    return False

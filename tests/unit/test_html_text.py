@@ -33,6 +33,17 @@ def test_blockquotes_become_quoted_lines() -> None:
     assert html_to_text(markup) == "Answer\n\n> old\n> text\n>> older\n\nafter"
 
 
+def test_blockquotes_in_indented_source_become_quoted_lines() -> None:
+    markup = "<div>Answer</div>\n  <blockquote>\n    <div>old</div>\n  </blockquote>\n<div>after</div>"
+    assert html_to_text(markup) == "Answer\n> old\nafter"
+
+
+def test_a_block_of_a_no_break_space_is_a_blank_line() -> None:
+    # Outlook, Mail.ru and Yandex separate paragraphs with "<div>&nbsp;</div>".
+    assert html_to_text("<div>one</div><div>&nbsp;</div><div>two</div><div> </div><div>three</div>") == (
+        "one\n\ntwo\nthree")
+
+
 def test_private_use_markers_in_data_cannot_fake_quotes() -> None:
     assert html_to_text("<p>a\ue000b\ue001c</p>") == "abc"
 

@@ -155,6 +155,13 @@ Thanks
         ("Ok.\n\n---- On Mon, 16 Mar 2026 10:15 +0100 s@h.example wrote ----\n\nold", "Ok."),
         ("Hej.\n\n-------- Oprindelig besked --------\nFra: Support\n\nold", "Hej."),
         ("Bonjour.\n\nEnvoyé à partir de Outlook pour iOS\n\nDe : Support", "Bonjour."),
+        ("Ok.\n\nIvan Petrov wrote:\n> x", "Ok."),  # no time, no address: the quote below confirms it
+        ("Ok.\n\nВы писали 3 ноября 2026 г., 10:15:\n\n> x", "Ok."),
+        ("Ok.\n\nIvan <i@a.example> schrieb am Mo., 3. Nov. 2026, 10:15:\n\n> x", "Ok."),
+        ("Ok.\n\nOn Mon, 3 Nov 2026 at 10:15, Ivan <i@a.example> wrote:\n\nold text", "Ok."),  # unquoted history
+        ("Ok.\n\n03.11.2026, 10:15, \"Ivan\" <i@a.example>:\n\nold text", "Ok."),
+        ("Ok.\n\nSent from a phone - please excuse typos", "Ok."),
+        ("Ok.\n\n—\nAnna", "Ok."),  # "--" after autocorrection
     ],
 )
 def test_history_and_signature_are_removed(text: str, expected: str) -> None:
@@ -172,6 +179,16 @@ def test_signature_only_keeps_its_text() -> None:
 
 def test_inline_answers_between_quotes_are_kept() -> None:
     assert reply_text(INLINE) == "Hi,\n\n\nThe one on floor 3.\n\n\nYes, E-42.\n\nThanks"
+
+
+def test_short_answers_right_under_quoted_lines_are_kept() -> None:
+    text = "Hi,\n> Is it down?\nYes, since 9:40.\n> When is it back?\nBy noon.\n"
+    assert reply_text(text) == "Hi,\nYes, since 9:40.\nBy noon."
+
+
+def test_a_quoted_line_wrapped_by_a_mailer_goes_with_the_quote() -> None:
+    text = "Hi,\n> The printer on floor 3 prints every page twice since the update from\nyesterday.\n> Why?\n\nFixed."
+    assert reply_text(text) == "Hi,\n\nFixed."
 
 
 def test_bottom_posted_answer_is_kept() -> None:
@@ -195,6 +212,14 @@ def test_forward_pasted_without_comment_keeps_its_body() -> None:
         "Name: John\nFrom: Moscow\nTo: Berlin\nDate: tomorrow",
         "From: our database, not from: external sources.",
         "I wrote: this is my own text.",
+        "Hi,\n\nIn your last message you wrote:\n\n\"it fails\"\n\nFixed now.",
+        "Hi,\n\nOn 3 November you wrote to billing@acme.example:\nthe price list is wrong. Fixed.",
+        "Hi,\n\nI sent it to ivan@acme.example on 03.11.2026 at 10:15:\n\n1. INV-1\n2. INV-2",
+        "Hi,\n\nPart one\n\n——————\nPart two",
+        "Hi,\n\nSent from our warehouse today\nTracking: 1Z99",
+        "Hi,\n\nSent from my personal phone today\nbecause the office\nnetwork is\ndown.",
+        "Hi,\n\nSend it like this:\n\nFrom: you@example.com\nTo: a@b.example\nSubject: order",
+        "Hi,\n\nThis reached us:\n\nFrom: Ivan <i@a.example>\nDate: 03.11.2026\nSubject: Printer\n\nResend it.",
     ],
 )
 def test_human_text_that_looks_like_markers_is_kept(text: str) -> None:
