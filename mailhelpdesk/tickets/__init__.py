@@ -1,0 +1,1 @@
+"""The ticket-actions service: the one writer of ticket state."""
