@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from mailhelpdesk.companies.domains import load_freemail
 from mailhelpdesk.config import Settings
@@ -33,6 +33,7 @@ from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository
 from mailhelpdesk.store.rule_writes import RuleWriter
 from mailhelpdesk.store.timers import TimerStore
+from mailhelpdesk.tickets.service import TicketService
 from mailhelpdesk.timer_job import TimerJob
 
 
@@ -54,6 +55,7 @@ class Runtime:
     outbox: OutboxStore
     sender: OutboxSender
     ratings: RatingStore
+    service: TicketService
 
 
 def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
@@ -69,6 +71,8 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     templates = Templates(settings.admin_templates())
     notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours), templates,
                         ContextBuilder(settings.public_url, signer), Closing(timers), signer, rules, clock)
+    service = TicketService(repo, timers, writer, notifier, signer, rules,
+                            timedelta(hours=settings.outbox.max_age_hours), settings.ticket_number_start)
     steps = (
         ParseStep(settings.max_message_bytes),
         DuplicateStep(repo),
@@ -79,12 +83,12 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         SenderStep(repo, companies),
         SurveyReplyStep(ratings),
         RulesStep(repo, rules),
-        PersistStep(repo, companies, ours, AlwaysReopen(), settings.ticket_number_start, writer, notifier, ratings),
+        PersistStep(repo, companies, ours, AlwaysReopen(), service, ratings),
     )
     pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
-    timer_job = TimerJob(repo, timers, writer, rules, notifier)
+    timer_job = TimerJob(repo, timers, service, rules)
     return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job, templates,
-                   notifier, outbox, OutboxSender(settings, outbox, repo), ratings)
+                   notifier, outbox, OutboxSender(settings, outbox, repo), ratings, service)
 
 
 @asynccontextmanager

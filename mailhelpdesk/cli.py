@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     tlist.add_argument("--limit", type=_positive_int, default=50)
     tshow = tsub.add_parser("show", help="show one ticket and its thread")
     tshow.add_argument("number", type=_positive_int)
+    _add_ticket_actions(tsub)
+    agents = sub.add_parser("agents", help="the agents declared in the rules file")
+    agents.add_subparsers(dest="action", required=True, parser_class=_Parser).add_parser(
+        "list", help="agents, their names, roles, teams and whether they write to customers")
 
     export = sub.add_parser("export", help="write all tickets and messages as JSON Lines")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
@@ -124,6 +128,40 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     replay.add_argument("--keep", type=Path, metavar="DIR", help="keep the two scratch databases in DIR")
     return parser
+
+
+def _add_ticket_actions(tsub: "argparse._SubParsersAction[_Parser]") -> None:
+    """``tickets reply|note|set|merge|collaborators``: what agents do, from the command line."""
+    for name, what in (("reply", "answer the customer (and cc) from the mailbox's address"),
+                       ("note", "add an internal note; @name tells that agent")):
+        action = tsub.add_parser(name, help=what)
+        action.add_argument("number", type=_positive_int)
+        action.add_argument("--as", dest="actor", metavar="EMAIL", required=True, help="the agent who writes it")
+        action.add_argument("--file", type=Path, metavar="F", help="the text (default and '-': standard input)")
+        _add_field_options(action)
+    tset = tsub.add_parser("set", help="change status, urgency, line, team, assignee or tags")
+    tset.add_argument("number", type=_positive_int)
+    tset.add_argument("--as", dest="actor", metavar="EMAIL", help="the agent making the change (default: system)")
+    _add_field_options(tset)
+    merge = tsub.add_parser("merge", help="merge ticket SOURCE into ticket TARGET")
+    merge.add_argument("source", type=_positive_int)
+    merge.add_argument("target", type=_positive_int)
+    merge.add_argument("--as", dest="actor", metavar="EMAIL", help="the agent merging (default: system)")
+    follow = tsub.add_parser("collaborators", help="agents who follow a ticket besides its assignee")
+    follow.add_argument("number", type=_positive_int)
+    follow.add_argument("--add", action="append", default=[], metavar="EMAIL")
+    follow.add_argument("--remove", action="append", default=[], metavar="EMAIL")
+    follow.add_argument("--as", dest="actor", metavar="EMAIL", help="the agent making the change (default: system)")
+
+
+def _add_field_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--status", choices=["open", "pending", "resolved", "closed"])
+    parser.add_argument("--urgency", choices=["low", "normal", "high", "critical"])
+    parser.add_argument("--line", type=int, choices=[1, 2, 3, 4])
+    parser.add_argument("--team", help="a team of the rules file ('' clears)")
+    parser.add_argument("--assignee", metavar="EMAIL", help="a declared agent ('' unassigns)")
+    parser.add_argument("--tag", action="append", metavar="+X|-X", help="add (+x or x) or remove (-x) a tag; "
+                        "repeatable")
 
 
 def _add_mail_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
@@ -304,6 +342,36 @@ async def _tickets_list(runtime: Runtime, args: argparse.Namespace, out: TextIO,
     return 0
 
 
+async def _ticket_action(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.ticket_actions import agent_actor, field_changes, read_text, run_action
+
+    runtime.rules.load()  # a broken rules file stops here, with all its problems
+    actor = agent_actor(runtime, args.actor, required=args.action in ("reply", "note"))
+    if args.action == "merge":
+        return await run_action(runtime, lambda s, a, m: s.merge(args.source, args.target, a, m), actor, out, err)
+    if args.action == "collaborators":
+        return await run_action(runtime, lambda s, a, m: s.collaborators(args.number, args.add, args.remove, a, m),
+                                actor, out, err)
+    changes = field_changes(args.status, args.urgency, args.line, args.team, args.assignee, args.tag)
+    if args.action == "set":
+        if not changes:
+            raise ConfigError("tickets set: give at least one of --status, --urgency, --line, --team, --assignee, "
+                              "--tag")
+        return await run_action(runtime, lambda s, a, m: s.set_fields(args.number, changes, a, m), actor, out, err)
+    text = read_text(args.file)
+    if args.action == "reply":
+        return await run_action(runtime, lambda s, a, m: s.reply(args.number, text, a, m, changes), actor, out, err)
+    return await run_action(runtime, lambda s, a, m: s.note(args.number, text, a, m, changes), actor, out, err)
+
+
+async def _agents_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.ticket_actions import list_agents
+
+    runtime.rules.load()
+    await list_agents(runtime, out)
+    return 0
+
+
 async def _explain(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.explain import explain_ticket
 
@@ -387,6 +455,8 @@ _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("ingest", None): _ingest,
     ("tickets", "list"): _tickets_list,
     ("tickets", "show"): _tickets_show,
+    **{("tickets", action): _ticket_action for action in ("reply", "note", "set", "merge", "collaborators")},
+    ("agents", "list"): _agents_list,
     ("export", None): _export,
     ("quarantine", "list"): _quarantine_list,
     ("quarantine", "replay"): _quarantine_replay,

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SIG_LEN = 12
@@ -31,6 +32,26 @@ class Signer:
         number, sig = match.group(1), match.group(2)
         return int(number) if hmac.compare_digest(sig, _sig(self.key, "reply", number)) else None
 
+    def agent_reply_address(self, mailbox_address: str, ticket_number: int, agent: str) -> str:
+        """``support+1042.a.<sig>@example.com``: for one agent (or team address) and one ticket.
+
+        The signature covers the ticket and the agent's address, so a mail to it proves that
+        its sender (or a member of the team it was sent to) received our notification.
+        """
+        local, _, domain = mailbox_address.partition("@")
+        return f"{local}+{ticket_number}.a.{_sig(self.key, 'agent', f'{ticket_number}:{agent.lower()}')}@{domain}"
+
+    def ticket_from_agent_address(self, address: str, candidates: Iterable[str]) -> tuple[int, str] | None:
+        """The ticket and the candidate (agent or team address) ``address`` was signed for, if any."""
+        match = _AGENT_ADDRESS.match(address.lower())
+        if not match:
+            return None
+        number, sig = match.group(1), match.group(2)
+        for candidate in candidates:
+            if hmac.compare_digest(sig, _sig(self.key, "agent", f"{number}:{candidate.lower()}")):
+                return int(number), candidate.lower()
+        return None
+
     def survey_signature(self, ticket_number: int) -> str:
         """Proof in a survey link that we sent it for this ticket (the score is the customer's choice)."""
         return _sig(self.key, "survey", str(ticket_number))
@@ -52,4 +73,5 @@ class Signer:
 
 
 _REPLY_ADDRESS = re.compile(r"^[^@+]+\+(\d{1,12})\.([a-z2-7]{12})@")
+_AGENT_ADDRESS = re.compile(r"^[^@+]+\+(\d{1,12})\.a\.([a-z2-7]{12})@")
 _MESSAGE_ID = re.compile(r"^mhd\.(\d{1,12})\.([0-9a-f]{12})\.([a-z2-7]{12})@")

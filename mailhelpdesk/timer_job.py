@@ -14,16 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mailhelpdesk.domain.types import TicketStatus
-from mailhelpdesk.outbound.notifier import Notifier
-from mailhelpdesk.outbound.planner import TicketChange
-from mailhelpdesk.pipeline.parse import parse_mail
-from mailhelpdesk.rules.effects import ticket_columns
-from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet, Trigger
 from mailhelpdesk.store.repository import Repository, StoredTicket, transaction
-from mailhelpdesk.store.rule_writes import RuleWriter
 from mailhelpdesk.store.timers import AUTO_CLOSE, SLA_EVENTS, DueTimer, TimerStore
+from mailhelpdesk.tickets.actor import TIMER, Moment
+from mailhelpdesk.tickets.service import TicketService
 
 log = logging.getLogger(__name__)
 _EVENT_KINDS = {"sla_warning": "sla.warning", "sla_breached": "sla.breached", AUTO_CLOSE: "ticket.auto_closed"}
@@ -33,9 +29,8 @@ _EVENT_KINDS = {"sla_warning": "sla.warning", "sla_breached": "sla.breached", AU
 class TimerJob:
     repo: Repository
     timers: TimerStore
-    writer: RuleWriter
+    service: TicketService
     rules: Callable[[], RuleSet]
-    notifier: Notifier
     batch: int = 500  # timers per kind per run; the next run takes the rest
 
     async def run(self, now: datetime) -> Counter[str]:
@@ -62,7 +57,7 @@ class TimerJob:
             async with transaction():
                 if await self.timers.claim(timer, now):
                     await self.repo.event("timer.failed", {**_describe(timer), "error": repr(exc)[:500]},
-                                          ticket_id=timer.ticket_id)
+                                          ticket_id=timer.ticket_id, actor=str(TIMER), at=now)
             return "failed"
 
     async def _fire(self, timer: DueTimer, now: datetime) -> str:
@@ -72,27 +67,21 @@ class TimerJob:
         if stored is None:
             return "gone"
         result = await self._rules(timer, stored, now)
-        columns = ticket_columns(result, now, stored.state.status, stored.dues)
-        if timer.event == AUTO_CLOSE:
-            columns["closed_at"] = now
-        await self.repo.event(_EVENT_KINDS.get(timer.event, "timer.fired"), _describe(timer), ticket_id=stored.id)
-        await self.repo.update_ticket(stored.id, **columns)
-        await self.writer.record(stored.id, result, now, stored=stored)
+        await self.repo.event(_EVENT_KINDS.get(timer.event, "timer.fired"), _describe(timer), ticket_id=stored.id,
+                              actor=str(TIMER), at=now)
         sla_target = timer.target if timer.event in SLA_EVENTS else ""
-        await self.notifier.ticket_changed(stored.id, TicketChange(timer.event, stored.state, result.after,
-                                                                   fired=result.fired, sla_target=sla_target), now)
+        await self.service.apply_rules(stored, result, TIMER, Moment.of(now), sla_target=sla_target,
+                                       extra={"closed_at": now} if timer.event == AUTO_CLOSE else {})
         return timer.event
 
     async def _rules(self, timer: DueTimer, stored: StoredTicket, now: datetime) -> RulesResult:
         ruleset = self.rules()
         if timer.event in ("pending_for", "no_update_for"):
             ruleset = ruleset.for_trigger(Trigger(timer.event, _after(ruleset, timer)))
-        raw = await self.repo.latest_customer_mail(stored.id)
         # Silence after the closing request closes the ticket; status_changed rules see it closed.
         state = replace(stored.state, status=TicketStatus.CLOSED.value) if timer.event == AUTO_CLOSE \
             else stored.state
-        facts = MailFacts(parse_mail(raw or b""), stored.mailbox, stored.company, stored.tier, state, now,
-                          ruleset.sla_calendar, created_at=stored.created_at)
+        facts = await self.service.facts_of(stored, state, now, ruleset)
         return run_rules(ruleset, timer.event, facts, state, stored.tier, now, stored.sla(), stored.state.status)
 
 

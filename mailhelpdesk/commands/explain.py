@@ -124,8 +124,13 @@ def _deadlines(ticket: Ticket) -> list[str]:
 
 def _mail(what: str, data: dict[str, Any]) -> str:
     why = data.get("reason") or data.get("detail") or ""
-    rule = f", asked by rule {data['rule']!r}" if data.get("rule") else ""
-    return (f"mail {what}: {data.get('template')} to {data.get('to')} (outbox {data.get('outbox')}{rule})"
+    # Mail refused before it reached the outbox (an archive import) has no outbox row to name.
+    notes = [f"outbox {data['outbox']}"] if data.get("outbox") is not None else []
+    if data.get("rule"):
+        notes.append(f"asked by rule {data['rule']!r}")
+    to = data.get("to")
+    people = ", ".join(map(str, to)) if isinstance(to, list) else to  # one event for all of a team
+    return (f"mail {what}: {data.get('template')} to {people}" + (f" ({', '.join(notes)})" if notes else "")
             + (f": {clip(str(why), 200)}" if why else ""))
 
 

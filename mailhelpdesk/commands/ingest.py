@@ -9,6 +9,7 @@ from typing import TextIO
 
 from mailhelpdesk.app import Runtime
 from mailhelpdesk.commands.progress import Progress
+from mailhelpdesk.errors import ConfigError
 from mailhelpdesk.ingest.files import Item, RawMail, count_messages, iter_sources
 from mailhelpdesk.intake import IngestBatch, IntakeTally
 
@@ -44,6 +45,7 @@ async def ingest_paths(runtime: Runtime, paths: list[Path], mailbox: str, err: T
                        on_item: Callable[[], None] | None = None) -> IngestReport:
     """Receive every message under ``paths``; ``on_item`` is called after each input item."""
     runtime.settings.mailbox(mailbox)  # unknown mailbox: ConfigError before any work
+    _require_existing(paths)
     started = time.monotonic()
     tally = IntakeTally()
     recovered = await runtime.intake.recover()
@@ -58,6 +60,14 @@ async def ingest_paths(runtime: Runtime, paths: list[Path], mailbox: str, err: T
         await run.feed(batch, iter_sources(paths))
     progress.close()
     return IngestReport(tally, time.monotonic() - started, len(recovered))
+
+
+def _require_existing(paths: list[Path]) -> None:
+    """A path that does not exist is a bad argument (exit 2), not an unreadable input: refuse the
+    whole run before anything is ingested, so the admin fixes the command line and runs it once."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise ConfigError(f"ingest: {', '.join(missing)}: no such file or directory")
 
 
 # Parse workers take a fraction of a second to start: not worth it for a handful of messages.

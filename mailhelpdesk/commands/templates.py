@@ -14,7 +14,19 @@ from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.mail_view import CompanyView, Person, TicketView
 
 SAMPLE_NUMBER = 1042
+SAMPLE_AGENT = "ivan@example.com"  # the sample ticket's assignee, to whom agent templates go
 _NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
+# The clock of the sample change: the first response is 25 minutes late and the resolution still
+# ahead, so both kinds of deadline line are rendered.
+SAMPLE_NOW = _NOW + timedelta(hours=4, minutes=25)
+# What the caller puts into ``Notice.extra``, with a value for every template that reads it.
+SAMPLE_EXTRA: dict[str, object] = {
+    "sla_target": "first_response", "reason": "created",
+    "note": {"author": "Olga Smirnova",
+             "text": "The print server queue is stuck. Ask the customer to restart the printer; we will clear it."},
+    "errors": [{"line": 1, "source": "#stauts resolved", "reason": "unknown command #stauts"},
+               {"line": 2, "source": "#urgency asap", "reason": "urgency must be one of low, normal, high, critical"}],
+}
 
 
 def check_templates(settings: Settings, out: TextIO) -> int:
@@ -41,10 +53,11 @@ def _check_one(templates: Templates, builder: ContextBuilder, ruleset: RuleSet, 
                language: str) -> list[str]:
     if not templates.has(name, language):
         return [f"{language}/{name}: needs the parts {', '.join(REQUIRED_PARTS)} (found only some)"]
-    notice = Notice(name, "agent" if name.startswith("agent_") else "customer", (),
-                    {"sla_target": "first_response", "reason": "created"}, "Sample rule")
-    context = builder.build(sample_view(), notice, "anna@customer.example", language, box, ruleset,
-                            Moments(_NOW + timedelta(days=3)))
+    agent = name.startswith("agent_")
+    notice = Notice(name, "agent" if agent else "customer", (), dict(SAMPLE_EXTRA), "Sample rule")
+    recipient = SAMPLE_AGENT if agent else sample_view().requester.email
+    context = builder.build(sample_view(), notice, recipient, language, box, ruleset,
+                            Moments(_NOW + timedelta(days=3), SAMPLE_NOW))
     rendered = templates.render(name, language, context)
     if isinstance(rendered, RenderFailure):
         return [f"{language}/{name}: {rendered.error}"]
@@ -64,7 +77,7 @@ def sample_view() -> TicketView:
     """A ticket with every field set, for rendering templates without a database."""
     return TicketView(
         id=0, number=SAMPLE_NUMBER, subject="Printer on floor 3 does not print", status="resolved", urgency="high",
-        line=2, team="network", assignee="ivan@example.com", mailbox="support", created_at=_NOW,
+        line=2, team="network", assignee=SAMPLE_AGENT, mailbox="support", created_at=_NOW,
         status_since=_NOW, sla_policy="Standard",
         dues={"first_response": _NOW + timedelta(hours=4), "next_response": None, "update_every": None,
               "resolution": _NOW + timedelta(days=2)},

@@ -48,6 +48,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9_.-]+")
 _MESSAGE_ID = re.compile(r"[^\s<>,;\"()\\]+@[^\s<>,;\"()\\]+")
+_MIME_NAME = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}")  # a MIME type or subtype
 
 
 def compose(draft: Draft) -> bytes:
@@ -63,6 +64,7 @@ def _header_block(draft: Draft) -> str:
     headers = [
         _header("From", _mailbox_tokens(draft.from_name, draft.from_addr)),
         _header("To", _address_list_tokens(draft.to)),
+        *([_header("Cc", _address_list_tokens(draft.cc))] if draft.cc else []),
         _header("Subject", _text_tokens(_clean(draft.subject)[:_MAX_SUBJECT].rstrip())),
         _header("Date", [format_datetime(draft.date)]),
         _header("Message-ID", _id_tokens([draft.message_id])),
@@ -97,6 +99,13 @@ def _body(draft: Draft) -> MIMEPart:
     if draft.html:
         html = _scrub_surrogates(draft.html)
         message.add_alternative(html, subtype="html", charset="utf-8", cte=_transfer_encoding(html))
+    for attachment in draft.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if not (_MIME_NAME.fullmatch(maintype) and _MIME_NAME.fullmatch(subtype)):
+            maintype, subtype = "application", "octet-stream"
+        # The file name is a MIME parameter the stdlib encodes (RFC 2231); it must hold no line break.
+        message.add_attachment(attachment.data, maintype=maintype.lower(), subtype=subtype.lower(),
+                               filename=_clean(attachment.filename)[:_MAX_NAME] or "attachment")
     return message
 
 

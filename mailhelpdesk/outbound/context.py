@@ -1,19 +1,28 @@
 """The variables a template sees (docs/templates.md lists them), built from a ticket's view.
 
-Customer mails never carry agents' addresses (``ticket.assignee`` is empty for them), so no
-template can name line 3 experts or line 4 vendors to a customer by mistake. Times are in the
-customer's time zone in their mail and in the desk's in agents' mail.
+Customer mails never carry agents' addresses (``ticket.assignee`` and ``agent`` are empty for
+them) nor the SLA deadlines, so no template can name line 3 experts or line 4 vendors to a
+customer by mistake. Agents' mail carries what they need to answer from their mail client
+without opening the panel. Times are in the customer's time zone in their mail and in the
+desk's in agents' mail.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailhelpdesk.config import MailboxSettings
-from mailhelpdesk.outbound.locale import describe_hours, format_date, format_datetime
+from mailhelpdesk.outbound.locale import (
+    deadline_label,
+    describe_hours,
+    format_date,
+    format_datetime,
+    format_duration,
+)
 from mailhelpdesk.outbound.planner import Notice
 from mailhelpdesk.rules.ruleset import RuleSet
+from mailhelpdesk.rules.sla import TARGETS
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.mail_view import TicketView
 
@@ -23,9 +32,13 @@ SCORES = (1, 2, 3, 4, 5)
 
 @dataclass(frozen=True, slots=True)
 class Moments:
-    """Times a mail promises, decided by the caller: when the ticket closes by itself."""
+    """Times decided by the caller: when the ticket closes by itself, and the clock of the change.
+
+    ``now`` is what agents' deadlines count the time left from; None means the wall clock.
+    """
 
     close_at: datetime | None = None
+    now: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,7 @@ class ContextBuilder:
         zone = _desk_zone(ruleset) if agent else _zone(view, ruleset)
         values = self._common(view, recipient, language, box, ruleset, zone, agent)
         values |= self._specific(view, notice, language, ruleset, zone, moments)
+        values |= _agents_only(view, recipient, language, zone, moments, agent)
         return values | notice.extra
 
     def _common(self, view: TicketView, recipient: str, language: str, box: MailboxSettings, ruleset: RuleSet,
@@ -51,7 +65,7 @@ class ContextBuilder:
                        "status": view.status, "urgency": view.urgency, "line": view.line,
                        "line_name": line.name if line else "", "team": view.team,
                        "assignee": view.assignee if agent else "",
-                       "requester": person.email, "company": view.company.name,
+                       "requester": person.email, "company": view.company.name, "tier": view.company.tier,
                        "created": format_datetime(view.created_at, zone, language),
                        "url": f"{self.public_url}/tickets/{view.number}"},
             "contact": {"email": person.email, "name": person.name,
@@ -80,10 +94,36 @@ class ContextBuilder:
             "message": {"from": view.requester.email, "excerpt": view.last_customer_text[:EXCERPT_CHARS]},
             "reason": "", "rule": notice.requested_by,
             "sla": _sla(view, notice, ruleset, zone, language),
+            "note": {"author": "", "text": ""},  # the internal note a mention or a request to answer is about
+            "errors": [],  # {line, source, reason} of the commands refused in an agent's emailed reply
         }
 
     def survey_url(self, number: int, score: int) -> str:
         return f"{self.public_url}/survey/{number}/{self.signer.survey_signature(number)}/{score}"
+
+
+def _agents_only(view: TicketView, recipient: str, language: str, zone: tzinfo, moments: Moments,
+                 agent: bool) -> dict[str, Any]:
+    """The deadlines and the agent's own address; empty in customer mail, which must show neither."""
+    if not agent:
+        return {"deadlines": [], "agent": {"email": "", "name": ""}}
+    now = moments.now or datetime.now(UTC)
+    return {"deadlines": _deadlines(view, now, zone, language), "agent": {"email": recipient, "name": ""}}
+
+
+def _deadlines(view: TicketView, now: datetime, zone: tzinfo, language: str) -> list[dict[str, Any]]:
+    """The ticket's deadlines in the order of ``TARGETS``, each with the time left or how late it is."""
+    rows = []
+    for target in TARGETS:
+        due = view.dues.get(target)
+        if due is None:
+            continue
+        overdue = due < now
+        rows.append({"target": target, "label": deadline_label(target, language),
+                     "due": format_datetime(due, zone, language),
+                     "left": "" if overdue else format_duration(due - now, language),
+                     "overdue": overdue, "overdue_by": format_duration(now - due, language) if overdue else ""})
+    return rows
 
 
 def _sla(view: TicketView, notice: Notice, ruleset: RuleSet, zone: tzinfo, language: str) -> dict[str, str]:

@@ -13,6 +13,15 @@ AutoSubmitted = Literal["auto-replied", "auto-generated", ""]
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A file that goes along with a mail (an agent's attachment or inline image)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
     from_name: str
     from_addr: str
@@ -28,3 +37,5 @@ class Draft:
     auto_submitted: AutoSubmitted = ""
     loop_token: str = ""  # our X-Loop value: mail carrying it that comes back is ignored
     language: str = ""  # Content-Language
+    cc: tuple[tuple[str, str], ...] = ()  # (display name, address)
+    attachments: tuple[OutboundFile, ...] = ()

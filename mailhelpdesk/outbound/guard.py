@@ -67,7 +67,9 @@ class Guard:
 
     async def _breaker(self, now: datetime) -> Verdict:
         window = timedelta(minutes=self.limits.breaker_minutes)
-        if await self.store.recent(now, window) < self.limits.breaker_limit:
+        # Mail from before the admin's resume was already looked at: counting it would trip again at once.
+        since = await self.store.breaker_resumed_at()
+        if await self.store.recent(now, window, since=since) < self.limits.breaker_limit:
             return SEND
         reason = (f"{self.limits.breaker_limit} automatic mails in {self.limits.breaker_minutes} minutes: "
                   "automatic mail paused")

@@ -1,9 +1,9 @@
-"""Dates and working hours written for people, in the languages templates ship in.
+"""Dates, durations and working hours written for people, in the languages templates ship in.
 
-Other languages get ISO-like numbers, which every reader understands.
+Other languages get ISO-like numbers and English words, which every reader understands.
 """
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from mailhelpdesk.sla.calendar import BusinessCalendar
 
@@ -18,6 +18,14 @@ _DAYS = {
     "ru": ("Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"),
 }
 _ALWAYS = {"en": "around the clock", "ru": "круглосуточно"}
+# Compact units (days, hours, minutes): a duration sits in a line of a mail beside a date.
+_UNITS = {"en": ("{}d", "{}h", "{}m"), "ru": ("{} д", "{} ч", "{} мин")}
+_DEADLINES = {
+    "en": {"first_response": "first response", "next_response": "next response", "update_every": "customer update",
+           "resolution": "resolution"},
+    "ru": {"first_response": "первый ответ", "next_response": "следующий ответ",
+           "update_every": "обновление для клиента", "resolution": "решение"},
+}
 
 
 def format_date(moment: datetime, zone: tzinfo, language: str) -> str:
@@ -28,6 +36,28 @@ def format_date(moment: datetime, zone: tzinfo, language: str) -> str:
 
 def format_datetime(moment: datetime, zone: tzinfo, language: str) -> str:
     return f"{format_date(moment, zone, language)}, {moment.astimezone(zone):%H:%M}"
+
+
+def format_duration(span: timedelta, language: str) -> str:
+    """``2h 10m``, ``3d 4h``, ``59m``, ``0m``: the two largest units; the sign is ignored.
+
+    Minutes are cut, not rounded, so the time left is never promised longer than it is.
+    """
+    days, rest = divmod(int(abs(span).total_seconds()) // 60, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    day, hour, minute = _UNITS.get(language, _UNITS["en"])
+    if days:
+        shown = ((days, day), (hours, hour))
+    elif hours:
+        shown = ((hours, hour), (minutes, minute))
+    else:
+        return minute.format(minutes)
+    return " ".join(unit.format(count) for count, unit in shown if count)
+
+
+def deadline_label(target: str, language: str) -> str:
+    """An SLA target (``first_response`` …) in words: ``first response``, ``первый ответ``."""
+    return _DEADLINES.get(language, _DEADLINES["en"]).get(target, target)
 
 
 def describe_hours(calendar: BusinessCalendar, language: str) -> str:

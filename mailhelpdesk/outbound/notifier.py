@@ -7,11 +7,13 @@ A mail that cannot go out is still recorded, with the reason, on its ticket.
 """
 
 import hashlib
+import html
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from mailhelpdesk.config import MailboxSettings, Settings
 from mailhelpdesk.domain.types import Direction, Visibility
@@ -19,21 +21,31 @@ from mailhelpdesk.errors import ConfigError
 from mailhelpdesk.outbound.closing import Closing, close_time
 from mailhelpdesk.outbound.compose import compose, usable_message_id
 from mailhelpdesk.outbound.context import ContextBuilder, Moments
-from mailhelpdesk.outbound.draft import AutoSubmitted, Draft
-from mailhelpdesk.outbound.guard import Guard, Verdict
+from mailhelpdesk.outbound.draft import AutoSubmitted, Draft, OutboundFile
+from mailhelpdesk.outbound.guard import Guard, Verdict, refused_address
 from mailhelpdesk.outbound.planner import Audience, Notice, TicketChange, plan
 from mailhelpdesk.outbound.templates import Rendered, RenderFailure, Templates
 from mailhelpdesk.pipeline.html_text import sanitize_html
 from mailhelpdesk.pipeline.parse import SYNTHESIZED_DOMAIN
+from mailhelpdesk.pipeline.subjects import has_reply_prefix
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
-from mailhelpdesk.store.mail_view import TicketView, ticket_view
+from mailhelpdesk.store.mail_view import Person, TicketView, cc_people, ticket_view
 from mailhelpdesk.store.outbox import FAILED, HELD, QUEUED, SUPPRESSED, OutboxEntry, OutboxStore
 from mailhelpdesk.store.repository import Repository
 from mailhelpdesk.store.sql import Sql
 
 log = logging.getLogger(__name__)
 _ANSWERS_MAIL = ("ticket_created", "customer_replied")  # the customer's mail caused it: auto-replied
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An agent's answer to the customer: the text as it goes out, and the files that go along."""
+
+    agent: str  # who wrote it: recorded, never shown to the customer
+    text: str
+    attachments: tuple[OutboundFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,28 +73,69 @@ class Notifier:
     rules: Callable[[], RuleSet]
     clock: Callable[[], datetime]
 
-    async def ticket_changed(self, ticket_id: int, change: TicketChange, at: datetime) -> int:
-        """Queue the mails ``change`` (which happened ``at``) calls for; returns how many will go out."""
+    async def ticket_changed(self, ticket_id: int, change: TicketChange, at: datetime,
+                             now: datetime | None = None) -> int:
+        """Queue the mails ``change`` (which happened ``at``, acted on at ``now``) calls for; returns
+        how many will go out."""
         ruleset = self.rules()
         moments = await self.closing.follow(ticket_id, change, ruleset, at)
-        notices = plan(change, ruleset)
+        return await self._send(ticket_id, plan(change, ruleset), change.event, moments, at, now or self.clock())
+
+    async def tell_agents(self, ticket_id: int, notice: Notice, at: datetime, now: datetime) -> int:
+        """One notice to agents that no change of fields causes (a mention, a failed command)."""
+        return await self._send(ticket_id, [notice], notice.template, Moments(), at, now)
+
+    async def _send(self, ticket_id: int, notices: list[Notice], cause: str, moments: Moments, at: datetime,
+                    now: datetime) -> int:
         if not notices:
-            return 0
-        now = self.clock()
-        stale = self._stale(at, now)
-        if stale is not None:  # an import: the events say what was not sent, the outbox stays clean
-            for notice in notices:
-                await self.repo.event("mail.suppressed", {"template": notice.template, "to": list(notice.to)
-                                                          or "the requester", "on": change.event,
-                                                          "reason": stale.reason}, ticket_id=ticket_id)
             return 0
         view = await ticket_view(Sql(), ticket_id)
         if view is None:
             return 0
+        quiet = self._quiet(view, at, now)
+        if quiet is not None:  # an import: the events say what was not sent, the outbox stays clean
+            for notice in notices:
+                await self.repo.event("mail.suppressed", {"template": notice.template, "to": list(notice.to)
+                                                          or "the requester", "on": cause,
+                                                          "reason": quiet.reason}, ticket_id=ticket_id, at=now)
+            return 0
         box = self._mailbox(view.mailbox)
-        mails = [_Mail(view, notice, recipient.lower(), box, change.event, now)
+        mails = [_Mail(view, notice, recipient.lower(), box, cause, now)
                  for notice in notices for recipient in notice.to or (view.requester.email,)]
+        moments = replace(moments, now=now)
+        ruleset = self.rules()
         return sum([await self._queue(mail, ruleset, moments) for mail in mails])
+
+    async def relay(self, ticket_id: int, answer: Answer, at: datetime, now: datetime) -> int:
+        """Send an agent's answer to the customer and cc from the mailbox; the outbox id (0: not sent)."""
+        view = await ticket_view(Sql(), ticket_id)
+        if view is None:
+            return 0
+        box = self._mailbox(view.mailbox)
+        notice = Notice("agent_reply", "customer", ())
+        mail = _Mail(view, notice, view.requester.email.lower(), box, "agent_replied", now)
+        refused = refused_address(mail.recipient, self.guard.ours)
+        quiet = self._quiet(view, at, now)
+        if quiet is not None or refused:
+            reason = quiet.reason if quiet is not None else refused
+            return await self._record(mail, b"", "", "", SUPPRESSED, reason, "mail.suppressed", actor=answer.agent)
+        cc = await self._answer_cc(ticket_id, view)
+        draft = replace(self._draft(mail, Rendered("agent_reply", "", _answer_subject(view), answer.text,
+                                                   _text_html(answer.text))),
+                        auto_submitted="", cc=tuple((p.name, p.email) for p in cc), attachments=answer.attachments)
+        raw = compose(draft)
+        outbox_id = await self._record(mail, raw, draft.message_id, "", QUEUED, "", "mail.queued", draft.subject,
+                                       cc=tuple(p.email for p in cc), automatic=False, actor=answer.agent)
+        await self._thread_message(mail, draft, Rendered("agent_reply", "", draft.subject, answer.text, draft.html),
+                                   raw, outbox_id, {"agent": answer.agent})
+        return outbox_id
+
+    async def _answer_cc(self, ticket_id: int, view: TicketView) -> list[Person]:
+        """The ticket's cc contacts we may write to (never an agent, never one of our addresses)."""
+        ruleset = self.rules()
+        return [p for p in await cc_people(Sql(), ticket_id)
+                if p.email != view.requester.email and not ruleset.is_agent(p.email)
+                and not refused_address(p.email, self.guard.ours)]
 
     async def customer_language(self, ticket_id: int) -> str:
         """The language the ticket's customer is written to in (contact → company → mailbox → default)."""
@@ -108,12 +161,16 @@ class Notifier:
         return self.templates.render(template, chosen, self.contexts.build(
             view, notice, recipient, chosen, mail.box, ruleset, Moments(close_time(ruleset, self.clock()))))
 
-    def _stale(self, at: datetime, now: datetime) -> Verdict | None:
-        """Old mail (an archive being imported) must not mail its senders years later."""
+    def _quiet(self, view: TicketView, at: datetime, now: datetime) -> Verdict | None:
+        """Old mail (an archive being imported) must not mail its senders years later, neither
+        at once nor through what its ticket fires later (timers, closing, surveys)."""
         hours = self.settings.outbox.max_age_hours
-        if now - at <= timedelta(hours=hours):
-            return None
-        return Verdict("suppress", f"caused by mail of {at:%Y-%m-%d %H:%M} UTC, older than {hours} hours")
+        if now - at > timedelta(hours=hours):
+            return Verdict("suppress", f"caused by mail of {at:%Y-%m-%d %H:%M} UTC, older than {hours} hours")
+        if view.history_only:
+            return Verdict("suppress", "the ticket was made from mail older than "
+                                       f"{hours} hours and nothing new has come since")
+        return None
 
     async def _queue(self, mail: _Mail, ruleset: RuleSet, moments: Moments) -> int:
         verdict = await self.guard.check(mail.recipient, mail.view.id, mail.at)
@@ -163,8 +220,15 @@ class Notifier:
             message_id=self.signer.message_id(view.number, domain), date=mail.at,
             in_reply_to=view.last_customer_id if _referable(view.last_customer_id) else "",
             references=tuple(m for m in view.thread if _referable(m)),
-            reply_to=self.signer.reply_address(box.address, view.number), auto_submitted=automatic,
+            reply_to=self._reply_to(mail), auto_submitted=automatic,
             loop_token=self.settings.loop_token, language=rendered.language)
+
+    def _reply_to(self, mail: _Mail) -> str:
+        """Customers answer to the ticket's signed address; each agent to their own, which proves
+        that a reply to it comes from someone who got this mail."""
+        if mail.notice.audience == "agent":
+            return self.signer.agent_reply_address(mail.box.address, mail.view.number, mail.recipient)
+        return self.signer.reply_address(mail.box.address, mail.view.number)
 
     def _language(self, mail: _Mail) -> str | None:
         """The first wanted language the template exists in."""
@@ -177,29 +241,35 @@ class Notifier:
         return [*theirs, self.settings.default_language, "en"]
 
     async def _record(self, mail: _Mail, raw: bytes, message_id: str, language: str, status: str, reason: str,
-                      kind: str, subject: str = "") -> int:
+                      kind: str, subject: str = "", *, cc: tuple[str, ...] = (), automatic: bool = True,
+                      actor: str = "") -> int:
         entry = OutboxEntry(
-            mail.view.id, mail.notice.template, mail.notice.audience, True, mail.cause, mail.box.name,
+            mail.view.id, mail.notice.template, mail.notice.audience, automatic, mail.cause, mail.box.name,
             mail.box.address, mail.recipient, message_id or f"not-sent.{secrets.token_hex(12)}", subject, language, raw,
-            status, reason)
+            status, reason, cc)
         outbox_id = await self.store.add(entry, mail.at)
-        data = {"template": mail.notice.template, "to": mail.recipient, "outbox": outbox_id, "on": mail.cause}
+        data: dict[str, Any] = {"template": mail.notice.template, "to": mail.recipient, "outbox": outbox_id,
+                                "on": mail.cause}
+        if cc:
+            data["cc"] = list(cc)
         if mail.notice.requested_by:
             data["rule"] = mail.notice.requested_by
-        await self.repo.event(kind, data | ({"reason": reason} if reason else {}), ticket_id=mail.view.id)
+        await self.repo.event(kind, data | ({"reason": reason} if reason else {}), ticket_id=mail.view.id,
+                              actor=f"agent:{actor}" if actor else "system", at=mail.at)
         return outbox_id
 
     async def _thread_message(self, mail: _Mail, draft: Draft, rendered: Rendered, raw: bytes,
-                              outbox_id: int) -> None:
+                              outbox_id: int, flags: dict[str, Any] | None = None) -> None:
         """Our mail becomes part of the ticket's thread, as the customer will see it."""
         await self.repo.add_message(
             [], ticket_id=mail.view.id, inbound_id=None, message_id=draft.message_id,
             fingerprint=hashlib.sha256(raw).hexdigest(), in_reply_to=[draft.in_reply_to] if draft.in_reply_to else [],
             references=list(draft.references), direction=Direction.OUTBOUND.value,
             visibility=Visibility.PUBLIC.value, from_name=draft.from_name[:200], from_addr=draft.from_addr,
-            to=[list(a) for a in draft.to], cc=[], subject=draft.subject, date=mail.at, text=rendered.text,
-            reply_text=rendered.text, html=rendered.html, html_sanitized=sanitize_html(rendered.html),
-            flags={"template": rendered.name, "outbox": outbox_id, "automatic": True}, thread_signal="")
+            to=[list(a) for a in draft.to], cc=[list(a) for a in draft.cc], subject=draft.subject, date=mail.at,
+            text=rendered.text, reply_text=rendered.text, html=rendered.html,
+            html_sanitized=sanitize_html(rendered.html), thread_signal="",
+            flags={"template": rendered.name, "outbox": outbox_id, "automatic": not flags, **(flags or {})})
 
     async def _alert(self, verdict: Verdict, mail: _Mail) -> None:
         log.error("outbox breaker tripped: %s; automatic mail is held until `mailhelpdesk outbox resume`",
@@ -212,6 +282,16 @@ class Notifier:
             return self.settings.mailbox(name)
         except ConfigError:  # the mailbox left the configuration: answer from the default one
             return self.settings.mailbox(self.settings.default_mailbox)
+
+
+def _answer_subject(view: TicketView) -> str:
+    subject = view.subject if has_reply_prefix(view.subject) else f"Re: {view.subject}"
+    return f"{subject} [#{view.number}]"
+
+
+def _text_html(text: str) -> str:
+    """The HTML part of an answer written as plain text: the same words, escaped, lines kept."""
+    return f"<div>{html.escape(text).replace(chr(10), '<br>' + chr(10))}</div>"
 
 
 def _referable(message_id: str) -> bool:

@@ -6,7 +6,7 @@ for a template or a notification (always sent: a rule is an explicit wish).
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mailhelpdesk.domain.types import TicketStatus
@@ -28,6 +28,9 @@ class TicketChange:
     reopened_from: str = ""  # the status a customer's reply reopened the ticket from
     fired: tuple[tuple[str, Fired], ...] = ()
     sla_target: str = ""  # the deadline of an sla_warning / sla_breached
+    actor: str = ""  # the agent who made the change: told nothing about their own doing
+    watchers: tuple[str, ...] = ()  # the ticket's collaborators: told what its owner is told
+    answered: bool = False  # an agent's reply went to the customer with this change: it speaks for itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +42,15 @@ class Notice:
     requested_by: str = ""  # the rule that asked for it; '' for the ticket's life
 
 
+# Customer mails an agent's own reply makes redundant: it asks for an answer, or shows who took it.
+_SAID_BY_REPLY = frozenset(("waiting_for_reply", "assigned"))
+
+
 def plan(change: TicketChange, ruleset: RuleSet) -> list[Notice]:
     lifecycle = [n for n in _lifecycle(change, ruleset) if ruleset.replies.sends(n.template)]
-    wanted = [*lifecycle, *_requested(change, ruleset)]
+    if change.answered:
+        lifecycle = [n for n in lifecycle if n.template not in _SAID_BY_REPLY]
+    wanted = [_without(n, change.actor) for n in (*lifecycle, *_requested(change, ruleset))]
     seen: set[tuple[str, tuple[str, ...]]] = set()
     unique = []
     for notice in wanted:
@@ -52,10 +61,18 @@ def plan(change: TicketChange, ruleset: RuleSet) -> list[Notice]:
     return unique
 
 
+def _without(notice: Notice, actor: str) -> Notice:
+    """An agent's notice minus the agent who caused it."""
+    if notice.audience != "agent" or not actor or actor not in notice.to:
+        return notice
+    return replace(notice, to=tuple(a for a in notice.to if a != actor))
+
+
 def _lifecycle(change: TicketChange, ruleset: RuleSet) -> Iterator[Notice]:
     before, after = change.before, change.after
+    owners = _owners(after, ruleset, change.watchers)
     if change.event in _SLA_MAILS:
-        yield _agents(_SLA_MAILS[change.event], _owners(after, ruleset), sla_target=change.sla_target)
+        yield _agents(_SLA_MAILS[change.event], owners, sla_target=change.sla_target)
     if before is None:
         yield Notice("acknowledgement", "customer", ())
         yield _agents("agent_new_ticket", _team(after.team, ruleset), reason="created")
@@ -64,7 +81,9 @@ def _lifecycle(change: TicketChange, ruleset: RuleSet) -> Iterator[Notice]:
         return
     if change.reopened_from in _REOPENING:
         yield Notice("reopened", "customer", ())
-        yield _agents("agent_reopened", _owners(after, ruleset))
+        yield _agents("agent_reopened", owners)
+    elif change.event == "customer_replied" and after.line <= before.line:  # else the new team hears of it
+        yield _agents("agent_customer_replied", owners)
     yield from _changes(before, after, ruleset)
 
 
@@ -87,7 +106,7 @@ def _requested(change: TicketChange, ruleset: RuleSet) -> Iterator[Notice]:
             if action.kind == "template":
                 name = str(action.value)
                 if name.startswith("agent_"):
-                    yield _agents(name, _owners(change.after, ruleset), rule=fired.rule.name,
+                    yield _agents(name, _owners(change.after, ruleset, change.watchers), rule=fired.rule.name,
                                   requested_by=fired.rule.name)
                 else:
                     yield Notice(name, "customer", (), {"rule": fired.rule.name}, fired.rule.name)
@@ -100,9 +119,10 @@ def _agents(template: str, to: tuple[str, ...], requested_by: str = "", **extra:
     return Notice(template, "agent", to, extra, requested_by)
 
 
-def _owners(state: TicketState, ruleset: RuleSet) -> tuple[str, ...]:
-    """The assignee, else the ticket's team."""
-    return (state.assignee,) if state.assignee else _team(state.team, ruleset)
+def _owners(state: TicketState, ruleset: RuleSet, watchers: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The assignee, else the ticket's team; and the collaborators."""
+    owners = (state.assignee,) if state.assignee else _team(state.team, ruleset)
+    return tuple(dict.fromkeys((*owners, *watchers)))
 
 
 def _team(name: str, ruleset: RuleSet) -> tuple[str, ...]:

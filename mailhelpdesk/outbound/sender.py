@@ -54,7 +54,7 @@ class OutboxSender:
             claimed = await self.store.claim(outbox_id, now)
         if claimed is None:
             return "taken"
-        delivery = await self.send(self.settings.relay_for(claimed.mailbox), claimed.sender, [claimed.recipient],
+        delivery = await self.send(self.settings.relay_for(claimed.mailbox), claimed.sender, claimed.recipients,
                                    claimed.raw)
         async with transaction():
             return await self._record(claimed, delivery, now)

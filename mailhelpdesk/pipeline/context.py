@@ -36,6 +36,7 @@ class MailContext:
     mailbox: MailboxSettings
     raw: bytes
     accepted_at: datetime
+    now: datetime | None = None  # the pipeline's clock when processing began: events carry it
     preparsed: ParsedMail | None = None  # parsed ahead by a worker process; the parse step takes it
     mail: ParsedMail | None = None
     auto_reply: str = ""  # why it is an automatic reply, '' if not

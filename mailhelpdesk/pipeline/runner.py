@@ -89,7 +89,8 @@ class Pipeline:
     async def _process(self, job: _Job) -> ProcessResult:
         for attempt in range(1, _ATTEMPTS + 1):
             ctx = MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
-                              accepted_at=job.accepted_at, preparsed=job.preparsed if attempt == 1 else None)
+                              accepted_at=job.accepted_at, now=self.clock(),
+                              preparsed=job.preparsed if attempt == 1 else None)
             current = ["accept"]
             try:
                 result = await self._attempt(job, ctx, current)

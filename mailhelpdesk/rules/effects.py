@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from mailhelpdesk.rules.engine import Change, Fired
+from mailhelpdesk.rules.engine import Change, Fired, TicketState
 from mailhelpdesk.rules.result import RulesResult
 from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.sla.deadlines import Deadline
@@ -23,6 +23,19 @@ def ticket_columns(result: RulesResult | None, at: datetime, stored_status: str 
     if new_ticket or state.status != stored_status:
         fields["status"], fields["status_since"] = state.status, at
     return fields | _sla_columns(result, stored_dues or {})
+
+
+def changed_columns(before: TicketState, result: RulesResult, at: datetime,
+                    stored_dues: dict[str, datetime | None]) -> dict[str, Any]:
+    """Columns to write for an existing ticket: every field that differs from the stored ``before``,
+    whoever changed it (an agent's command, the rules, a reopening reply), and the SLA side."""
+    after = result.after
+    fields = {name: getattr(after, name) for name in _FIELDS if getattr(after, name) != getattr(before, name)}
+    if after.tags != before.tags:
+        fields["tags"] = sorted(after.tags)
+    if "status" in fields:
+        fields["status_since"] = at
+    return fields | _sla_columns(result, stored_dues)
 
 
 def _sla_columns(result: RulesResult, stored_dues: dict[str, datetime | None]) -> dict[str, Any]:

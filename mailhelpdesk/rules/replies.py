@@ -14,7 +14,8 @@ from mailhelpdesk.rules.source import Reader
 # Sent by the desk itself as a ticket changes (docs/templates.md has the table of when).
 CUSTOMER_MAILS = ("acknowledgement", "assigned", "escalated", "waiting_for_reply", "closing_request",
                   "closed_survey", "reopened")
-AGENT_MAILS = ("agent_new_ticket", "agent_assigned", "agent_reopened", "agent_sla_warning", "agent_sla_breached")
+AGENT_MAILS = ("agent_new_ticket", "agent_assigned", "agent_reopened", "agent_sla_warning", "agent_sla_breached",
+               "agent_customer_replied", "agent_mention")
 AUTOMATIC_MAILS = CUSTOMER_MAILS + AGENT_MAILS
 _FIELDS = ("off", "close_after_days")
 CLOSE_AFTER_DAYS = 3

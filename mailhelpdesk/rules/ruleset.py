@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from mailhelpdesk.rules.actions import Action, Names, read_then
+from mailhelpdesk.rules.agents import Agent, merge_agents, read_agents
 from mailhelpdesk.rules.calendars import read_calendars
 from mailhelpdesk.rules.companies import CompanySeed, read_companies
 from mailhelpdesk.rules.conditions import AllOf, Condition, read_when
@@ -29,7 +30,7 @@ from mailhelpdesk.sla.calendar import BusinessCalendar
 
 EVENTS = ("ticket_created", "customer_replied", "agent_replied", "status_changed", "sla_warning", "sla_breached")
 TIMED_EVENTS = ("pending_for", "no_update_for")
-SECTIONS = ("calendars", "lines", "teams", "sla", "companies", "replies", "rules")
+SECTIONS = ("calendars", "lines", "teams", "agents", "sla", "companies", "replies", "rules")
 _RULE_FIELDS = ("name", "on", "when", "then")
 
 
@@ -75,16 +76,29 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     sources: tuple[Path, ...] = ()  # every file read: the rules file and those it names
     replies: Replies = field(default_factory=Replies)
+    agents: dict[str, Agent] = field(default_factory=dict)  # by address, lower case
 
     @property
     def sla_calendar(self) -> BusinessCalendar | None:
         """The calendar named in ``sla.calendar``: local times and business hours of conditions."""
         return self.calendars.get(self.sla.calendar)
 
+    def agent(self, address: str) -> Agent | None:
+        return self.agents.get(address.lower())
+
     def is_agent(self, address: str) -> bool:
-        """A member of some team: mail from them on a ticket is an agent's reply."""
-        wanted = address.lower()
-        return any(wanted == m.lower() for team in self.teams.values() for m in team.members)
+        """A declared agent or team member: mail from them on a ticket is an agent's reply."""
+        return address.lower() in self.agents
+
+    def agent_lines(self, address: str) -> set[int]:
+        """The support lines of an agent's teams."""
+        agent = self.agent(address)
+        return {self.teams[t].line for t in agent.teams if t in self.teams} if agent else set()
+
+    def writes_to_customers(self, address: str) -> bool:
+        """Whether an agent's replies go to customers: one of their teams is on a line that does."""
+        lines = self.agent_lines(address)
+        return not lines or any(self.lines[n].writes_to_customers for n in lines if n in self.lines)
 
     def rules_for(self, event: str) -> list[Rule]:
         return [r for r in self.rules if any(t.event == event for t in r.triggers)]
@@ -137,12 +151,14 @@ def load_rules(path: Path, templates_dir: Path | None = None) -> LoadResult:
 def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node], templates_dir: Path) -> RuleSet:
     calendars = read_calendars(reader, sections["calendars"]) if "calendars" in sections else {}
     teams = read_teams(reader, sections.get("teams"))
+    declared = read_agents(reader, sections.get("agents"), teams)
+    agents, teams = merge_agents(reader, sections.get("teams"), declared, teams)
     sla = read_sla(reader, sections.get("sla"), set(calendars))
     names = Names(frozenset(teams), frozenset(p.name for p in sla.policies), known_templates(templates_dir))
     rules = _rules(reader, sections.get("rules"), names)
     companies = tuple(read_companies(reader, sections.get("companies")))
     return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla, companies, rules,
-                   (path, *reader.included), read_replies(reader, sections.get("replies")))
+                   (path, *reader.included), read_replies(reader, sections.get("replies")), agents)
 
 
 def _rules(reader: Reader, node: yaml.Node | None, names: Names) -> tuple[Rule, ...]:

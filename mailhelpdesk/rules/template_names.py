@@ -11,7 +11,8 @@ SHIPPED = frozenset((
     "acknowledgement", "assigned", "escalated", "waiting_for_reply", "reminder", "closing_request",
     "closed_survey", "reopened",  # to customers
     "agent_new_ticket", "agent_assigned", "agent_reopened", "agent_sla_warning", "agent_sla_breached",
-    "agent_notify",  # to agents
+    "agent_notify", "agent_customer_replied", "agent_mention", "agent_answer_needed",
+    "agent_command_failed",  # to agents
 ))
 
 

@@ -9,7 +9,7 @@ from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.sql import Sql, from_db_datetime
 
 _TICKET = ("id", "number", "subject", "status", "urgency", "line", "team", "assignee", "mailbox", "created_at",
-           "status_since", "sla_policy", *DUE_COLUMNS.values())
+           "status_since", "sla_policy", *DUE_COLUMNS.values(), "history_only")
 _CONTACT = ("email", "name", "preferred_name", "salutation", "language", "timezone")
 _COMPANY = ("id", "name", "tier", "language", "timezone")
 THREAD_IDS_KEPT = 50  # the References of a long thread: its first message and the latest ones
@@ -54,6 +54,7 @@ class TicketView:
     thread: tuple[str, ...]  # Message-IDs, oldest first (capped, see THREAD_IDS_KEPT)
     last_customer_id: str  # the Message-ID our customer mail answers ('' if none)
     last_customer_text: str  # what they wrote last, without quoted history
+    history_only: bool = False  # made from archived mail: nothing it causes mails anyone
 
 
 async def ticket_view(sql: Sql, ticket_id: int) -> TicketView | None:
@@ -80,7 +81,7 @@ def _view(t: dict[str, Any], person: Person, company: CompanyView, thread: tuple
         str(t["team"]), str(t["assignee"]), str(t["mailbox"]), created,
         from_db_datetime(t["status_since"]) if t["status_since"] is not None else created, str(t["sla_policy"]),
         {target: _moment(t[column]) for target, column in DUE_COLUMNS.items()},
-        person, company, thread, last_id, last_text)
+        person, company, thread, last_id, last_text, bool(t["history_only"]))
 
 
 def _moment(value: Any) -> datetime | None:
@@ -101,3 +102,11 @@ async def _thread(sql: Sql, ticket_id: int) -> tuple[tuple[str, ...], str, str]:
 
 def _q(name: str) -> str:
     return f'"{name}"'
+
+
+async def cc_people(sql: Sql, ticket_id: int) -> list[Person]:
+    """The ticket's cc contacts: an agent's answer goes to them too."""
+    rows = await sql.rows(f'SELECT {", ".join(f"p.{_q(c)}" for c in _CONTACT)} FROM "ticket_cc" tc'
+                          ' JOIN "contact" p ON p."id" = tc."contact_id" WHERE tc."ticket_id" = ? ORDER BY p."id"',
+                          ticket_id)
+    return [Person(*(str(v or "") for v in row)) for row in rows]

@@ -114,6 +114,12 @@ class Ticket(Model):
     # The SLA clock: stopped since (while in a pausing status), and business time stopped so far.
     sla_paused_at = fields.DatetimeField(null=True)
     sla_paused_seconds = fields.IntField(default=0, db_default=0)
+    # The number of the ticket this one was merged into (its mail is there now).
+    merged_into = fields.IntField(null=True)
+    # Made from mail older than ``outbox.max_age_hours`` (an imported archive): nothing it causes
+    # later (timers, escalations, closing, surveys) mails anyone, until fresh mail or an agent's
+    # action on it makes it live.
+    history_only = fields.BooleanField(default=False, db_default=False)
     messages: fields.ReverseRelation["Message"]
 
     class Meta:
@@ -191,6 +197,21 @@ class Event(Model):
         indexes = (("ticket_id",),)
 
 
+class TicketCollaborator(Model):
+    """An agent who follows a ticket besides its assignee: they get its notifications."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="collaborators", on_delete=fields.CASCADE
+    )
+    agent = fields.CharField(max_length=320)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ticket_collaborator"
+        unique_together = (("ticket", "agent"),)
+
+
 class TicketTimer(Model):
     """A moment a ticket's rules must run: an SLA warning or breach, or a timed trigger that fired.
 
@@ -232,6 +253,8 @@ class Outbox(Model):
     mailbox = fields.CharField(max_length=100)
     sender = fields.CharField(max_length=320)  # the envelope sender
     recipient = fields.CharField(max_length=320, db_index=True)
+    # Further envelope recipients, space-separated: the Cc of an agent's reply to the customer.
+    cc = fields.TextField(default="", db_default="")
     message_id = fields.CharField(max_length=998, unique=True)
     subject = fields.CharField(max_length=998, default="")
     language = fields.CharField(max_length=20, default="")

@@ -14,6 +14,9 @@ from mailhelpdesk.store.sql import Sql, from_db_datetime
 
 QUEUED, SENDING, SENT, FAILED, SUPPRESSED, HELD = "queued", "sending", "sent", "failed", "suppressed", "held"
 BREAKER = "outbox_breaker"
+# When an admin last resumed: the breaker counts only mail queued since, or the backlog it was
+# tripped by would trip it again with the very next mail.
+RESUMED = "outbox_breaker_resumed"
 _COUNTED = f"('{QUEUED}', '{SENDING}', '{SENT}', '{HELD}')"  # mail that went or will go out
 _LIST = ('"id", "ticket_id", "template", "audience", "recipient", "status", "reason", "attempts", "created_at",'
          ' "sent_at", "subject"')
@@ -35,6 +38,7 @@ class OutboxEntry:
     raw: bytes
     status: str
     reason: str = ""
+    cc: tuple[str, ...] = ()  # further envelope recipients
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,11 @@ class Claimed:
     recipient: str
     raw: bytes
     attempts: int
+    cc: tuple[str, ...] = ()
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.recipient, *self.cc]
 
 
 class OutboxStore:
@@ -72,15 +81,19 @@ class OutboxStore:
         return await self._sql.insert(
             'INSERT INTO "outbox" ("ticket_id", "template", "audience", "automatic", "cause", "mailbox", "sender",'
             ' "recipient", "message_id", "subject", "language", "raw_message", "status", "reason", "attempts",'
-            ' "next_attempt_at", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)',
+            ' "next_attempt_at", "created_at", "cc") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)',
             entry.ticket_id, entry.template, entry.audience, entry.automatic, entry.cause[:100], entry.mailbox,
             entry.sender, entry.recipient, entry.message_id, entry.subject[:998], entry.language, entry.raw,
-            entry.status, entry.reason, now, now)
+            entry.status, entry.reason, now, now, " ".join(entry.cc))
 
     async def recent(self, now: datetime, window: timedelta, *, recipient: str | None = None,
-                     ticket_id: int | None = None) -> int:
-        """Automatic mails queued since ``now - window`` (to one recipient, or about one ticket, or all)."""
+                     ticket_id: int | None = None, since: datetime | None = None) -> int:
+        """Automatic mails queued since ``now - window`` and not before ``since`` (to one recipient, or
+        about one ticket, or all)."""
         where, params = ['"automatic" = ?', '"created_at" > ?', f'"status" IN {_COUNTED}'], [True, now - window]
+        if since is not None:
+            where.append('"created_at" >= ?')
+            params.append(since)
         if recipient is not None:
             where.append('"recipient" = ?')
             params.append(recipient)
@@ -103,9 +116,18 @@ class OutboxStore:
             'INSERT INTO "service_flag" ("name", "value", "changed_at") VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
             BREAKER, reason, now, key="name")
 
+    async def breaker_resumed_at(self) -> datetime | None:
+        """When an admin last let automatic mail flow again (None: never)."""
+        row = await self._sql.first('SELECT "changed_at" FROM "service_flag" WHERE "name" = ?', RESUMED)
+        return from_db_datetime(row[0]) if row else None
+
     async def reset_breaker(self, release: bool, now: datetime) -> int:
         """Let automatic mail flow again; held mail is queued (``release``) or suppressed. Returns held rows."""
         await self._sql.execute('DELETE FROM "service_flag" WHERE "name" = ?', BREAKER)
+        await self._sql.execute(
+            'INSERT INTO "service_flag" ("name", "value", "changed_at") VALUES (?, ?, ?) ON CONFLICT ("name")'
+            ' DO UPDATE SET "value" = excluded."value", "changed_at" = excluded."changed_at"',
+            RESUMED, "released" if release else "discarded", now)
         if not release:  # never sent: not part of the ticket's thread either
             await self._sql.execute('DELETE FROM "message" WHERE "message_id" IN'
                                     ' (SELECT "message_id" FROM "outbox" WHERE "status" = ?)', HELD)
@@ -133,10 +155,10 @@ class OutboxStore:
         if taken != 1:
             return None
         row = await self._sql.first('SELECT "id", "ticket_id", "template", "mailbox", "sender", "recipient",'
-                                    ' "raw_message", "attempts" FROM "outbox" WHERE "id" = ?', outbox_id)
+                                    ' "raw_message", "attempts", "cc" FROM "outbox" WHERE "id" = ?', outbox_id)
         assert row is not None
         return Claimed(int(row[0]), _int(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]),
-                       bytes(row[6]), int(row[7]))
+                       bytes(row[6]), int(row[7]), tuple(str(row[8] or "").split()))
 
     async def finish(self, outbox_id: int, status: str, reason: str, now: datetime,
                      next_attempt: datetime | None = None) -> None:

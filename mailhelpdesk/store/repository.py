@@ -46,6 +46,7 @@ class TicketRef:
     status: str
     company_id: int | None
     requester_email: str
+    merged_into: int | None = None  # the number of the ticket it was merged into
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class StoredTicket:
     paused_at: datetime | None  # the SLA clock is stopped since then
     paused: timedelta  # SLA time stopped so far
     dues: dict[str, datetime | None]  # SLA target → due
+    merged_into: int | None = None  # the ticket number it was merged into
+    history_only: bool = False  # made from archived mail: nothing it causes mails anyone
 
     def sla(self) -> SlaTicket:
         return SlaTicket(self.policy, self.created_at, self.paused_at, self.paused, self.dues)
@@ -178,14 +181,24 @@ class Repository:
     async def ticket_ref(self, *, ticket_id: int | None = None, number: int | None = None) -> TicketRef | None:
         column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
         row = await self._sql.first(
-            'SELECT t."id", t."number", t."status", t."company_id", c."email" FROM "ticket" t'
+            'SELECT t."id", t."number", t."status", t."company_id", c."email", t."merged_into" FROM "ticket" t'
             f' JOIN "contact" c ON c."id" = t."requester_id" WHERE t.{column} = ?',
             value,
         )
         if row is None:
             return None
-        tid, num, status, company_id, email = row
-        return TicketRef(int(tid), int(num), str(status), company_id, str(email))
+        tid, num, status, company_id, email, merged_into = row
+        return TicketRef(int(tid), int(num), str(status), company_id, str(email),
+                         int(merged_into) if merged_into is not None else None)
+
+    async def live_ticket_ref(self, number: int) -> TicketRef | None:
+        """The ticket ``number``, or the one it was merged into (a few hops at most)."""
+        ref = await self.ticket_ref(number=number)
+        for _ in range(5):
+            if ref is None or ref.merged_into is None:
+                return ref
+            ref = await self.ticket_ref(number=ref.merged_into)
+        return ref
 
     async def ticket_cc_emails(self, ticket_id: int) -> set[str]:
         rows = await self._sql.rows(
@@ -351,25 +364,63 @@ class Repository:
         return message_id
 
     async def event(self, kind: str, data: dict[str, Any], ticket_id: int | None = None,
-                    inbound_id: int | None = None, actor: str = "system") -> None:
+                    inbound_id: int | None = None, actor: str = "system", at: datetime | None = None) -> None:
+        """Record an event; ``at`` is the clock of the action (``timers --at``, replay), else now."""
         await self._sql.insert(
             'INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
             ' VALUES (?, ?, ?, ?, ?, ?)',
-            kind, actor, to_json(data), datetime.now(UTC), inbound_id, ticket_id,
+            kind, actor, to_json(data), at or datetime.now(UTC), inbound_id, ticket_id,
         )
+
+    # --- collaborators and merging -------------------------------------------------------
+
+    async def collaborators(self, ticket_id: int) -> tuple[str, ...]:
+        rows = await self._sql.rows('SELECT "agent" FROM "ticket_collaborator" WHERE "ticket_id" = ? ORDER BY "id"',
+                                    ticket_id)
+        return tuple(str(r[0]) for r in rows)
+
+    async def add_collaborators(self, ticket_id: int, agents: Sequence[str], now: datetime) -> list[str]:
+        present = set(await self.collaborators(ticket_id))
+        new = [a for a in dict.fromkeys(agents) if a not in present]
+        await self._sql.insert_many(
+            'INSERT INTO "ticket_collaborator" ("ticket_id", "agent", "created_at") VALUES (?, ?, ?)',
+            [(ticket_id, a, now) for a in new])
+        return new
+
+    async def remove_collaborators(self, ticket_id: int, agents: Sequence[str]) -> list[str]:
+        present = set(await self.collaborators(ticket_id))
+        gone = [a for a in dict.fromkeys(agents) if a in present]
+        for agent in gone:
+            await self._sql.execute('DELETE FROM "ticket_collaborator" WHERE "ticket_id" = ? AND "agent" = ?',
+                                    ticket_id, agent)
+        return gone
+
+    async def contact_ids(self, ticket_id: int) -> tuple[int, list[int]]:
+        """The requester's contact id and the cc contacts' ids of a ticket."""
+        row = await self._sql.first('SELECT "requester_id" FROM "ticket" WHERE "id" = ?', ticket_id)
+        rows = await self._sql.rows('SELECT "contact_id" FROM "ticket_cc" WHERE "ticket_id" = ?', ticket_id)
+        return (int(row[0]) if row else 0), [int(r[0]) for r in rows]
+
+    async def move_thread(self, source_id: int, target_id: int) -> int:
+        """Move a ticket's messages to another ticket (a merge); how many moved."""
+        moved = await self._sql.execute('UPDATE "message" SET "ticket_id" = ? WHERE "ticket_id" = ?',
+                                        target_id, source_id)
+        await self._sql.execute('UPDATE "outbox" SET "ticket_id" = ? WHERE "ticket_id" = ?', target_id, source_id)
+        return moved
 
 
 _TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
                   "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "sla_policy_rule",
                   "first_response_due", "next_response_due", "update_due", "resolution_due", "status_since",
-                  "sla_paused_at", "sla_paused_seconds")
+                  "sla_paused_at", "sla_paused_seconds", "history_only")
 _TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": "", "sla_policy_rule": "",
                                     "first_response_due": None,
                                     "next_response_due": None, "update_due": None, "resolution_due": None,
-                                    "status_since": None, "sla_paused_at": None, "sla_paused_seconds": 0}
+                                    "status_since": None, "sla_paused_at": None, "sla_paused_seconds": 0,
+                                    "history_only": False}
 _STORED_FIELDS = ("id", "number", "sla_policy", "urgency", "line", "team", "assignee", "status", "tags",
                   "sla_policy_rule", "mailbox", "created_at", "updated_at", "status_since", "sla_paused_at",
-                  "sla_paused_seconds", *DUE_COLUMNS.values())
+                  "sla_paused_seconds", *DUE_COLUMNS.values(), "merged_into", "history_only")
 _MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_reply_to", "references", "direction",
                    "visibility", "from_name", "from_addr", "to", "cc", "subject", "date", "text", "reply_text", "html",
                    "html_sanitized", "flags", "thread_signal")
@@ -404,6 +455,8 @@ def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":
         status_since=_moment(values["status_since"]) or created,
         paused_at=_moment(values["sla_paused_at"]), paused=timedelta(seconds=int(values["sla_paused_seconds"] or 0)),
         dues={target: _moment(values[column]) for target, column in DUE_COLUMNS.items()},
+        merged_into=int(values["merged_into"]) if values["merged_into"] is not None else None,
+        history_only=bool(values["history_only"]),
     )
 
 

@@ -21,13 +21,14 @@ class RuleWriter:
     timers: TimerStore
 
     async def record(self, ticket_id: int, result: RulesResult | None, at: datetime,
-                     inbound_id: int | None = None, stored: StoredTicket | None = None) -> None:
+                     inbound_id: int | None = None, stored: StoredTicket | None = None,
+                     now: datetime | None = None) -> None:
         """One event per fired rule and near miss, the SLA policy and clock events, the timers.
-        ``stored`` is the ticket before the event (None for a new ticket)."""
+        ``stored`` is the ticket before the event (None for a new ticket); ``now`` the action's clock."""
         if result is None:
             return
         for kind, data in rule_events(result, at):
-            await self.repo.event(kind, data, ticket_id=ticket_id, inbound_id=inbound_id)
+            await self.repo.event(kind, data, ticket_id=ticket_id, inbound_id=inbound_id, at=now or at)
         if result.after.status in DONE_STATUSES:
             await self.timers.drop_unfired(ticket_id)
             return

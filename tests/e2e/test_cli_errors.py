@@ -60,6 +60,19 @@ def test_export_to_a_missing_directory(helpdesk: Helpdesk, tmp_path: Path) -> No
     assert str(target) in result.stderr
 
 
+def test_ingest_of_a_path_that_does_not_exist_ingests_nothing(helpdesk: Helpdesk, tmp_path: Path) -> None:
+    present = tmp_path / "present.eml"
+    present.write_text("From: ann@acme.com\nSubject: Printer\nMessage-ID: <p1@acme.com>\n\nIt jams.\n")
+    missing = tmp_path / "no-such-file.eml"
+
+    result = helpdesk.run("ingest", str(present), str(missing), expect=None)
+
+    assert_one_line_usage_error(result)
+    assert result.stderr == f"mailhelpdesk: error: ingest: {missing}: no such file or directory\n"
+    assert helpdesk.query("SELECT COUNT(*) FROM inbound") == [(0,)]
+    assert helpdesk.query("SELECT COUNT(*) FROM ticket") == [(0,)]
+
+
 def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     """Not an argument error but an outage: still one line naming the problem, and a failure code."""
     # Port 1 on loopback: connection refused at once.

@@ -11,18 +11,22 @@ def customer(n: int) -> str:
 
 
 def test_single_eml_files_and_a_missing_path(helpdesk: Helpdesk, inbox: Path) -> None:
-    """A path that does not exist is counted as unreadable and the rest of the batch goes on."""
+    """A path that does not exist refuses the whole run (exit 2, nothing ingested); without it, the files go in."""
     first = inbox / "first.eml"
     second = inbox / "second.eml"
     first.write_bytes(mail("VPN is down", sender=customer(1), message_id="vpn@acme.test",
                            body="The VPN drops every 5 minutes.\n"))
     second.write_bytes(mail("New laptop", sender=customer(2), message_id="laptop@acme.test", minute=1))
 
-    result = helpdesk.run("ingest", str(inbox / "no-such-file.eml"), str(first), str(inbox / "no-such-dir"),
-                          str(second))
+    refused = helpdesk.run("ingest", str(inbox / "no-such-file.eml"), str(first), str(inbox / "no-such-dir"),
+                           str(second), expect=2)
+    assert refused.stderr == (f"mailhelpdesk: error: ingest: {inbox / 'no-such-file.eml'}, {inbox / 'no-such-dir'}:"
+                              " no such file or directory\n")
+    assert helpdesk.tickets() == []
 
-    assert parse_summary(result.stdout) == summary_of(created=2, unreadable=2), result.describe()
-    assert "no-such-file.eml" in result.stderr and "no-such-dir" in result.stderr
+    result = helpdesk.run("ingest", str(first), str(second))
+
+    assert parse_summary(result.stdout) == summary_of(created=2), result.describe()
     tickets = by_subject(helpdesk.tickets())
     assert set(tickets) == {"VPN is down", "New laptop"}
     vpn = tickets["VPN is down"]
@@ -99,9 +103,9 @@ def test_mixed_inputs_in_one_call_thread_across_them(helpdesk: Helpdesk, inbox: 
               minute=6),
     ])
 
-    summary = helpdesk.ingest(single, inbox / "folder", box, maildir, inbox / "missing.eml")
+    summary = helpdesk.ingest(single, inbox / "folder", box, maildir)
 
-    assert summary == summary_of(created=3, threaded=3, unreadable=1)
+    assert summary == summary_of(created=3, threaded=3)
     tickets = by_subject(helpdesk.tickets())
     assert set(tickets) == {"Broken screen", "Password reset", "Slow wifi"}
     assert [m["message_id"] for m in tickets["Broken screen"]["messages"]] == [

@@ -10,7 +10,8 @@ REPORT = File("report.pdf", "application/pdf", b"%PDF-1.4\n" + bytes(range(256))
 
 def write_corpus(inbox: Path) -> list[Path]:
     """Three threads of two messages, an auto-reply, a bounce, our own mail coming back,
-    a re-delivery, an empty file; the last path does not exist."""
+    a re-delivery, an empty file; the last path is a directory whose only file is a link to
+    a file that is gone (unreadable: a path given on the command line must exist)."""
     ann, bob, cyd = "Ann Lee <ann@acme.test>", "Bob Ray <bob@globex.test>", "Cyd Fox <cyd@initech.test>"
     mails = {
         "01.eml": mail("Printer jam", sender=ann, message_id="p1@acme.test", minute=0,
@@ -34,7 +35,10 @@ def write_corpus(inbox: Path) -> list[Path]:
     }
     for name, raw in mails.items():
         (inbox / name).write_bytes(raw)
-    return [*(inbox / name for name in mails), inbox / "12-missing.eml"]
+    gone = inbox / "12-gone"
+    gone.mkdir()
+    (gone / "lost.eml").symlink_to(inbox / "deleted.eml")
+    return [*(inbox / name for name in mails), gone]
 
 
 def test_summary_counts_every_outcome(helpdesk: Helpdesk, inbox: Path) -> None:

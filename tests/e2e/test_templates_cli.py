@@ -9,7 +9,7 @@ from .mailbuild import mail
 def test_templates_check_passes_on_the_shipped_templates_and_names_each_problem(helpdesk: Helpdesk,
                                                                                tmp_path: Path) -> None:
     ok = helpdesk.run("templates", "check")
-    assert "28 templates in 2 languages" in ok.stdout and "all render" in ok.stdout, ok.describe()
+    assert "36 templates in 2 languages" in ok.stdout and "all render" in ok.stdout, ok.describe()
 
     own = tmp_path / "admin"
     (own / "email" / "en").mkdir(parents=True)

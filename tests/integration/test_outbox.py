@@ -296,17 +296,19 @@ async def test_the_per_ticket_limit_suppresses_the_excess(boot: Boot, clock: Clo
         assert event.data["reason"] == "rate limit: 2 automatic mails an hour about this ticket"
 
 
+async def lone_request(rt: Runtime, clock: Clock, i: int) -> Outbox:
+    """A new ticket from its own sender (no per-recipient limit bites): its one acknowledgement."""
+    number, _ = await new_ticket(rt, clock, f"Request {i}", sender=f"user{i}@acme.com")
+    [row] = await outbox(number)
+    return row
+
+
 async def test_the_breaker_holds_automatic_mail_until_an_admin_decides(
     make_settings: Callable[..., Settings], database_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     async with booter(make_settings, database_url, tmp_path, clock)(PLAIN_RULES, outbox={"breaker_limit": 4}) as rt:
-        async def ticket_from(i: int) -> Outbox:
-            number, _ = await new_ticket(rt, clock, f"Request {i}", sender=f"user{i}@acme.com")
-            [row] = await outbox(number)
-            return row
-
-        assert [(await ticket_from(i)).status for i in range(4)] == ["queued"] * 4
-        fifth, sixth = await ticket_from(4), await ticket_from(5)
+        assert [(await lone_request(rt, clock, i)).status for i in range(4)] == ["queued"] * 4
+        fifth, sixth = await lone_request(rt, clock, 4), await lone_request(rt, clock, 5)
         assert (fifth.status, fifth.reason) == ("held", "4 automatic mails in 10 minutes: automatic mail paused")
         assert (sixth.status, sixth.reason) == ("held", "the outbox breaker is tripped")
         assert fifth.raw_message and message_id_of(bytes(fifth.raw_message)).strip("<>") == fifth.message_id
@@ -322,14 +324,28 @@ async def test_the_breaker_holds_automatic_mail_until_an_admin_decides(
         assert [(r.status, r.reason, r.next_attempt_at) for r in released] == [("queued", "", clock.now)] * 2
         assert await rt.outbox.due(clock.now, 100) == [r.id for r in await outbox()]
 
-        # Still 6 mails in the window: the next one trips it again; this time the admin discards.
-        seventh = await ticket_from(6)
-        assert seventh.status == "held"
+
+async def test_after_a_resume_the_breaker_counts_only_new_mail(boot: Boot, clock: Clock) -> None:
+    async with boot(PLAIN_RULES, outbox={"breaker_limit": 4}) as rt:
+        assert [(await lone_request(rt, clock, i)).status for i in range(6)] == ["queued"] * 4 + ["held"] * 2
+        clock.now = MONDAY_10 + timedelta(minutes=5)
+        assert await rt.outbox.reset_breaker(True, clock.now) == 2
+        assert await rt.outbox.breaker_resumed_at() == clock.now
+
+        # Six mails are still in the window, but the admin has looked at them: the breaker counts
+        # afresh from the resume, so four more go out and only the fifth new one trips it again.
+        assert [(await lone_request(rt, clock, i)).status for i in range(6, 10)] == ["queued"] * 4
+        again = await lone_request(rt, clock, 10)
+        assert (again.status, again.reason) == ("held", "4 automatic mails in 10 minutes: automatic mail paused")
         assert len(await events("outbox.breaker_tripped")) == 2
+
+        # This time the admin discards; mail flows again at once, counted from this resume.
+        clock.now += timedelta(minutes=1)
         assert await rt.outbox.reset_breaker(False, clock.now) == 1
-        discarded = await Outbox.get(id=seventh.id)
+        discarded = await Outbox.get(id=again.id)
         assert (discarded.status, discarded.reason) == ("suppressed", "held by the breaker, discarded by an admin")
-        assert [r.status for r in await outbox()] == ["queued"] * 6 + ["suppressed"]
+        assert (await lone_request(rt, clock, 11)).status == "queued"
+        assert [r.status for r in await outbox()] == ["queued"] * 10 + ["suppressed", "queued"]
 
 
 async def test_a_tripped_breaker_holds_mail_until_it_is_released_or_discarded(rt: Runtime,

@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from mailhelpdesk.outbound.guard import refused_address
-from mailhelpdesk.outbound.locale import describe_hours, format_date, format_datetime
+from mailhelpdesk.outbound.locale import (
+    deadline_label,
+    describe_hours,
+    format_date,
+    format_datetime,
+    format_duration,
+)
 from mailhelpdesk.outbound.sender import retry_delay
 from mailhelpdesk.sla.calendar import BusinessCalendar
 from mailhelpdesk.sla.days import after_business_days
@@ -125,6 +131,43 @@ def test_describe_hours_groups_only_neighbouring_days_with_the_same_hours() -> N
 def test_describe_hours_of_a_day_until_midnight() -> None:
     calendar = BusinessCalendar("late", MOSCOW, (((18 * 60, 1440),),) * 7)
     assert describe_hours(calendar, "en") == "Mon–Sun 18:00–24:00"
+
+
+
+# --- durations and deadlines -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("span", "english", "russian"), [
+    (timedelta(0), "0m", "0 мин"),
+    (timedelta(seconds=59), "0m", "0 мин"),  # whole minutes, cut: never more time left than there is
+    (timedelta(minutes=59, seconds=59), "59m", "59 мин"),
+    (timedelta(hours=1), "1h", "1 ч"),
+    (timedelta(hours=2, minutes=10), "2h 10m", "2 ч 10 мин"),
+    (timedelta(hours=23, minutes=59), "23h 59m", "23 ч 59 мин"),
+    (timedelta(days=1), "1d", "1 д"),
+    (timedelta(days=3, hours=4, minutes=25), "3d 4h", "3 д 4 ч"),  # two units are enough
+    (timedelta(days=3, minutes=25), "3d", "3 д"),
+    (timedelta(days=40, hours=1), "40d 1h", "40 д 1 ч"),
+    (-timedelta(minutes=25), "25m", "25 мин"),  # overdue: how late, without a sign
+    (-timedelta(days=3, hours=4, seconds=1), "3d 4h", "3 д 4 ч"),
+])
+def test_format_duration(span: timedelta, english: str, russian: str) -> None:
+    assert format_duration(span, "en") == english
+    assert format_duration(span, "ru") == russian
+    assert format_duration(span, "de") == english  # other languages: English units
+
+
+@pytest.mark.parametrize(("target", "english", "russian"), [
+    ("first_response", "first response", "первый ответ"),
+    ("next_response", "next response", "следующий ответ"),
+    ("update_every", "customer update", "обновление для клиента"),
+    ("resolution", "resolution", "решение"),
+    ("something_new", "something_new", "something_new"),
+])
+def test_deadline_label(target: str, english: str, russian: str) -> None:
+    assert deadline_label(target, "en") == english
+    assert deadline_label(target, "ru") == russian
+    assert deadline_label(target, "de") == english
 
 
 # --- whole working days ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Which mails a change of a ticket sends, and to whom: the planner over rules files read from disk."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,7 @@ def test_a_status_that_stays_the_same_sends_nothing_again(ruleset: RuleSet, stat
 def test_statuses_without_a_mail(ruleset: RuleSet, status: str) -> None:
     before = TicketState(team="dispatch", status="pending")
     after = TicketState(team="dispatch", status=status)
-    assert plan(TicketChange("customer_replied", before, after), ruleset) == []
+    assert plan(TicketChange("agent_changed", before, after), ruleset) == []
 
 
 @pytest.mark.parametrize("previous", ["resolved", "closed"])
@@ -180,7 +181,35 @@ def test_a_reply_to_a_pending_ticket_is_no_reopening(ruleset: RuleSet) -> None:
     before = TicketState(team="dispatch", assignee=IVAN, status="pending")
     after = TicketState(team="dispatch", assignee=IVAN, status="open")
     change = TicketChange("customer_replied", before, after, reopened_from="pending")
+    assert mails(plan(change, ruleset)) == [("agent_customer_replied", "agent", (IVAN,))]
+
+
+def test_a_customer_reply_tells_the_assignee_and_the_collaborators(ruleset: RuleSet) -> None:
+    state = TicketState(team="dispatch", assignee=IVAN, status="open")
+    change = TicketChange("customer_replied", state, state, watchers=("maria@example.com", IVAN))
+    assert mails(plan(change, ruleset)) == [("agent_customer_replied", "agent", (IVAN, "maria@example.com"))]
+
+
+def test_a_customer_reply_to_an_unassigned_ticket_tells_the_team(ruleset: RuleSet) -> None:
+    state = TicketState(team="dispatch", status="open")
+    assert mails(plan(TicketChange("customer_replied", state, state), ruleset)) == [
+        ("agent_customer_replied", "agent", DISPATCH)]
+
+
+def test_the_agent_who_made_a_change_is_not_told_of_it(ruleset: RuleSet) -> None:
+    before = TicketState(team="dispatch", status="open")
+    after = TicketState(team="dispatch", assignee=IVAN, status="open")
+    notices = plan(TicketChange("agent_changed", before, after, actor=IVAN), ruleset)
+    assert mails(notices) == [("assigned", "customer", ())]
+
+
+def test_an_agent_answer_speaks_for_waiting_and_assignment(ruleset: RuleSet) -> None:
+    before = TicketState(team="dispatch", status="open")
+    after = TicketState(team="dispatch", assignee=IVAN, status="pending")
+    change = TicketChange("agent_replied", before, after, actor=IVAN, answered=True)
     assert plan(change, ruleset) == []
+    resolved = TicketChange("agent_replied", before, replace(after, status="resolved"), actor=IVAN, answered=True)
+    assert mails(plan(resolved, ruleset)) == [("closing_request", "customer", ())]
 
 
 @pytest.mark.parametrize(("event", "template"), [
@@ -225,9 +254,9 @@ def test_a_rule_template_to_the_customer_carries_the_rule(ruleset: RuleSet) -> N
     state = TicketState(team="dispatch", status="open")
     change = TicketChange("customer_replied", state, state, fired=fired(ruleset, "Acknowledge again"))
     notices = plan(change, ruleset)
-    assert mails(notices) == [("acknowledgement", "customer", ())]
-    assert notices[0].requested_by == "Acknowledge again"
-    assert notices[0].extra == {"rule": "Acknowledge again"}
+    assert mails(notices) == [("agent_customer_replied", "agent", DISPATCH), ("acknowledgement", "customer", ())]
+    assert notices[1].requested_by == "Acknowledge again"
+    assert notices[1].extra == {"rule": "Acknowledge again"}
 
 
 def test_a_rule_agent_template_goes_to_the_assignee_else_the_team(ruleset: RuleSet) -> None:
@@ -246,8 +275,8 @@ def test_a_rule_template_is_sent_even_when_replies_switch_it_off(tmp_path: Path)
     state = TicketState(team="dispatch", status="open")
     change = TicketChange("customer_replied", state, state, fired=fired(rules, "Acknowledge again"))
     notices = plan(change, rules)
-    assert mails(notices) == [("acknowledgement", "customer", ())]
-    assert notices[0].requested_by == "Acknowledge again"
+    assert mails(notices) == [("agent_customer_replied", "agent", DISPATCH), ("acknowledgement", "customer", ())]
+    assert notices[1].requested_by == "Acknowledge again"
     resolved = TicketState(team="dispatch", status="resolved")
     change = TicketChange("agent_replied", state, resolved, fired=fired(rules, "Ask to close"))
     assert [(n.template, n.requested_by) for n in plan(change, rules)] == [("closing_request", "Ask to close")]

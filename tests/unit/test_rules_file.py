@@ -120,7 +120,8 @@ def test_regex_keeps_named_captures(tmp_path: Path) -> None:
     (RULE + "    then: {team: nobody}\n", "4:18: unknown team 'nobody' (teams: none defined)"),
     (RULE + "    then: {template: closing_requets}\n",
      "4:22: unknown template 'closing_requets' (did you mean 'closing_request'?) (templates: acknowledgement, "
-     "agent_assigned, agent_new_ticket, agent_notify, agent_reopened, agent_sla_breached, agent_sla_warning, "
+     "agent_answer_needed, agent_assigned, agent_command_failed, agent_customer_replied, agent_mention, "
+     "agent_new_ticket, agent_notify, agent_reopened, agent_sla_breached, agent_sla_warning, "
      "assigned, closed_survey, "
      "closing_request, escalated, reminder, reopened, waiting_for_reply)"),
     (RULE + "    when: {subject: {regex: '(unclosed'}}\n    then: {urgency: high}\n",
@@ -184,8 +185,10 @@ def test_warnings_come_a_share_or_a_time_before_the_deadline(tmp_path: Path) -> 
 
 def test_an_admin_template_next_to_the_rules_file_is_known(tmp_path: Path) -> None:
     rule = RULE + "    then: {template: ack_vip}\n"
-    assert load(tmp_path, rule)[1] == ["4:22: unknown template 'ack_vip' (templates: acknowledgement, agent_assigned, "
-                                       "agent_new_ticket, agent_notify, agent_reopened, agent_sla_breached, "
+    assert load(tmp_path, rule)[1] == ["4:22: unknown template 'ack_vip' (templates: acknowledgement, "
+                                       "agent_answer_needed, agent_assigned, agent_command_failed, "
+                                       "agent_customer_replied, agent_mention, agent_new_ticket, agent_notify, "
+                                       "agent_reopened, agent_sla_breached, "
                                        "agent_sla_warning, assigned, closed_survey, closing_request, escalated, "
                                        "reminder, reopened, "
                                        "waiting_for_reply)"]

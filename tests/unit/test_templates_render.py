@@ -2,12 +2,14 @@
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from markupsafe import escape
 
-from mailhelpdesk.commands.templates import SAMPLE_NUMBER, sample_view
+from mailhelpdesk.commands.templates import SAMPLE_AGENT, SAMPLE_EXTRA, SAMPLE_NOW, SAMPLE_NUMBER, sample_view
 from mailhelpdesk.config import FaqLink, MailboxSettings
 from mailhelpdesk.outbound.context import ContextBuilder, Moments
 from mailhelpdesk.outbound.planner import Notice
@@ -25,7 +27,7 @@ BOX = MailboxSettings("support", "support@example.com", display_name="Example Su
 NO_RULES = RuleSet(Path("rules.yaml"))  # no calendar: times in UTC (or the customer's zone)
 CUSTOMER = "anna@customer.example"
 CLOSE_AT = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
-CLOSING = Moments(CLOSE_AT)  # a resolved ticket closes by itself then
+CLOSING = Moments(CLOSE_AT, SAMPLE_NOW)  # a resolved ticket closes by itself then
 SHIPPED_TEMPLATES = Templates(None)
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
 ALL = [(lang, name) for lang in SHIPPED_TEMPLATES.languages() for name in SHIPPED_TEMPLATES.names(lang)]
@@ -47,7 +49,7 @@ def render_any(name: str, language: str, view: TicketView | None = None, moments
     notice = Notice(name, "agent" if agent else "customer", (),
                     extra if extra is not None else {"sla_target": "first_response", "reason": "created"},
                     "Sample rule")
-    recipient = "ivan@example.com" if agent else CUSTOMER
+    recipient = SAMPLE_AGENT if agent else CUSTOMER
     context = BUILDER.build(view or sample_view(), notice, recipient, language, BOX, ruleset, moments)
     return templates.render(name, language, context)
 
@@ -220,6 +222,174 @@ def test_mailbox_faq_links_are_listed_in_the_acknowledgement() -> None:
     assert 'href="https://kb.example.com/printers?a=1&amp;b=2"' in rendered.html
     assert "Printer help" in rendered.html
     assert "Example Support" in rendered.text  # signed with the display name
+
+
+# --- agent mail: answering without the panel -------------------------------------------------
+
+NEW_AGENT_TEMPLATES = ("agent_customer_replied", "agent_mention", "agent_answer_needed", "agent_command_failed")
+AGENT_TEMPLATES = sorted(name for name in SHIPPED if name.startswith("agent_"))
+CUSTOMER_TEMPLATES = sorted(name for name in SHIPPED if not name.startswith("agent_"))
+# Every agent mail but the one about a refused reply, which is about the agent's own mail.
+ABOUT_THE_TICKET = [name for name in AGENT_TEMPLATES if name != "agent_command_failed"]
+FACTS = {  # the sample's deadlines at SAMPLE_NOW: the first response 25 minutes late, the resolution ahead
+    "en": ("Anna Petrova <anna@customer.example>", "Customer Ltd", "standard", "high", "network",
+           "first response", "23 November 2026, 14:15", "overdue by 25m", "resolution",
+           "25 November 2026, 10:15", "1d 19h left"),
+    "ru": ("Anna Petrova <anna@customer.example>", "Customer Ltd", "standard", "высокая", "network",
+           "первый ответ", "23 ноября 2026, 14:15", "просрочено на 25 мин", "решение",
+           "25 ноября 2026, 10:15", "осталось 1 д 19 ч"),
+}
+ANSWER = {"en": "Reply to this mail to answer the customer", "ru": "Чтобы ответить клиенту, ответьте на это письмо"}
+COMMANDS = ("#note", "#status open|pending|resolved|closed", "#urgency low|normal|high|critical", "#line 1..4",
+            "#team", "#assign", "#tag +x -y", "#cc", "#merge N")
+NOTE_TEXT = "The print server queue is stuck."
+ERRORS = ("#stauts resolved", "unknown command #stauts", "#urgency asap",
+          "urgency must be one of low, normal, high, critical")
+CUSTOMER_TEXT = sample_view().last_customer_text.strip()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("name", NEW_AGENT_TEMPLATES)
+def test_the_new_agent_templates_render_with_the_callers_values_and_without_them(language: str, name: str) -> None:
+    assert name in SHIPPED and SHIPPED_TEMPLATES.has(name, language)
+    for extra in (SAMPLE_EXTRA, {}):  # without a note or errors they still render: the defaults are empty
+        rendered = render(name, language, extra=extra)
+        assert f"[#{SAMPLE_NUMBER}]" in rendered.subject and rendered.text.strip() and rendered.html
+
+
+def agent_context(view: TicketView, moments: Moments, language: str = "en",
+                  audience: str = "agent") -> dict[str, Any]:
+    notice = Notice("agent_new_ticket", "agent" if audience == "agent" else "customer", ())
+    recipient = SAMPLE_AGENT if audience == "agent" else CUSTOMER
+    return BUILDER.build(view, notice, recipient, language, BOX, NO_RULES, moments)
+
+
+def test_agent_mail_lists_the_deadlines_in_target_order_with_the_time_left() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    dues = {"resolution": now + timedelta(days=3, hours=4, minutes=5), "next_response": None,
+            "update_every": now - timedelta(minutes=25), "first_response": now + timedelta(hours=2, minutes=10)}
+    context = agent_context(replace(sample_view(), dues=dues), Moments(now=now))
+    assert context["deadlines"] == [
+        {"target": "first_response", "label": "first response", "due": "23 November 2026, 14:10",
+         "left": "2h 10m", "overdue": False, "overdue_by": ""},
+        {"target": "update_every", "label": "customer update", "due": "23 November 2026, 11:35",
+         "left": "", "overdue": True, "overdue_by": "25m"},
+        {"target": "resolution", "label": "resolution", "due": "26 November 2026, 16:05",
+         "left": "3d 4h", "overdue": False, "overdue_by": ""},
+    ]
+    russian = agent_context(replace(sample_view(), dues=dues), Moments(now=now), "ru")["deadlines"]
+    assert [(d["label"], d["left"], d["overdue_by"]) for d in russian] == [
+        ("первый ответ", "2 ч 10 мин", ""), ("обновление для клиента", "", "25 мин"), ("решение", "3 д 4 ч", "")]
+
+
+def test_a_deadline_due_this_minute_is_not_yet_overdue_and_no_dues_mean_no_deadlines() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    view = replace(sample_view(), dues={"first_response": now, "resolution": None})
+    assert agent_context(view, Moments(now=now))["deadlines"] == [
+        {"target": "first_response", "label": "first response", "due": "23 November 2026, 12:00", "left": "0m",
+         "overdue": False, "overdue_by": ""}]
+    assert agent_context(replace(sample_view(), dues={}), Moments(now=now))["deadlines"] == []
+
+
+def test_without_a_clock_of_the_change_the_time_left_counts_from_now() -> None:
+    due = datetime.now(UTC) + timedelta(hours=3, seconds=30)
+    deadlines = agent_context(replace(sample_view(), dues={"first_response": due}), Moments())["deadlines"]
+    assert [d["left"] for d in deadlines] in (["3h"], ["2h 59m"])
+
+
+def test_the_agent_and_the_tier_are_in_the_context_and_the_caller_may_override_them() -> None:
+    agent = agent_context(sample_view(), CLOSING)
+    assert agent["agent"] == {"email": SAMPLE_AGENT, "name": ""}
+    assert agent["note"] == {"author": "", "text": ""} and agent["errors"] == []
+    assert agent["ticket"]["tier"] == "standard"
+    customer = agent_context(sample_view(), CLOSING, audience="customer")
+    assert customer["agent"] == {"email": "", "name": ""} and customer["deadlines"] == []
+    assert customer["ticket"]["tier"] == "standard"
+    named = {"agent": {"email": SAMPLE_AGENT, "name": "Ivan"}}
+    notice = Notice("agent_mention", "agent", (SAMPLE_AGENT,), named)
+    assert BUILDER.build(sample_view(), notice, SAMPLE_AGENT, "en", BOX, NO_RULES, CLOSING)["agent"] == named["agent"]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("name", ABOUT_THE_TICKET)
+def test_every_agent_mail_carries_what_is_needed_to_answer_without_the_panel(language: str, name: str) -> None:
+    rendered = render(name, language, extra=SAMPLE_EXTRA)
+    for part in (rendered.text, rendered.html):
+        for fact in (*FACTS[language], SAMPLE_AGENT, CUSTOMER_TEXT):
+            assert (fact if part is rendered.text else escape(fact)) in part, fact
+    assert ("Line:       2\n" if language == "en" else "Линия:        2\n") in rendered.text
+    deadline = "23 November 2026, 14:15 — overdue by 25m" if language == "en" else \
+        "23 ноября 2026, 14:15 — просрочено на 25 мин"
+    assert deadline in rendered.text
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("name", AGENT_TEMPLATES)
+def test_every_agent_mail_ends_with_the_commands(language: str, name: str) -> None:
+    rendered = render(name, language, extra=SAMPLE_EXTRA)
+    for part in (rendered.text, rendered.html):
+        assert ANSWER[language] in part
+        assert all(command in part for command in COMMANDS)
+    tail = rendered.text[rendered.text.index(ANSWER[language]):]
+    assert "#merge N" in tail and CUSTOMER_TEXT not in tail  # the block is last: nothing of the ticket after it
+    # indented, so that a reply quoting the mail without "> " never starts a line with a command
+    assert not [line for line in rendered.text.splitlines() if line.startswith("#")]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("name", CUSTOMER_TEMPLATES)
+def test_customer_mail_has_neither_the_commands_nor_an_agents_address(language: str, name: str) -> None:
+    rendered = render(name, language, extra=SAMPLE_EXTRA)
+    for secret in (SAMPLE_AGENT, "#note", "#assign", "#merge", ANSWER[language], "overdue", "просрочено", NOTE_TEXT):
+        assert secret not in parts(rendered), secret
+
+
+@pytest.mark.parametrize(("language", "headline", "unassigned"), [
+    ("en", "The customer replied on ticket [#1042], which is assigned to you.",
+     "The customer replied on ticket [#1042] of your team; nobody is assigned to it."),
+    ("ru", "Клиент ответил по заявке [#1042], назначенной на Вас.",
+     "Клиент ответил по заявке [#1042] Вашей группы; исполнитель не назначен."),
+])
+def test_a_customer_reply_shows_the_new_text_first(language: str, headline: str, unassigned: str) -> None:
+    rendered = render("agent_customer_replied", language, extra=SAMPLE_EXTRA)
+    assert rendered.text.startswith(headline + "\n") and headline in rendered.html
+    for part in (rendered.text, rendered.html):
+        assert part.index(CUSTOMER_TEXT) < part.index("Customer Ltd")  # before the ticket's fields
+    team = render("agent_customer_replied", language, replace(sample_view(), assignee=""), extra=SAMPLE_EXTRA)
+    assert unassigned in team.html and " ".join(team.text.split("\n\n")[0].split()) == unassigned
+
+
+@pytest.mark.parametrize(("language", "name", "headline"), [
+    ("en", "agent_mention", "Olga Smirnova mentioned you in an internal note on [#1042]:"),
+    ("ru", "agent_mention", "Вас упомянули во внутренней заметке к заявке [#1042]."),
+    ("en", "agent_answer_needed", "Ticket [#1042] needs an answer to the customer."),
+    ("ru", "agent_answer_needed", "По заявке [#1042] нужно ответить клиенту."),
+])
+def test_a_note_mail_shows_its_author_and_text(language: str, name: str, headline: str) -> None:
+    rendered = render(name, language, extra=SAMPLE_EXTRA)
+    assert rendered.text.startswith(headline + "\n")
+    for part in (rendered.text, rendered.html):
+        assert "Olga Smirnova" in part and NOTE_TEXT in part
+        assert part.index(NOTE_TEXT) < part.index("Customer Ltd")
+    if name == "agent_mention":
+        assert "Olga Smirnova" in rendered.subject
+    assert "<b>" not in render(name, language, extra=SAMPLE_EXTRA | {
+        "note": {"author": "<b>Olga</b>", "text": "<b>x</b>"}}).html  # agents write notes: escaped too
+
+
+@pytest.mark.parametrize(("language", "nothing", "line"), [
+    ("en", "Nothing was changed and nothing was sent to the customer.", "Line 2: #urgency asap"),
+    ("ru", "Ничего не изменено, клиенту ничего не отправлено.", "Строка 2: #urgency asap"),
+])
+def test_a_refused_reply_lists_each_error_and_not_the_customers_text(language: str, nothing: str,
+                                                                      line: str) -> None:
+    rendered = render("agent_command_failed", language, extra=SAMPLE_EXTRA)
+    assert nothing in rendered.text and nothing in rendered.html
+    assert line in rendered.text
+    for part in (rendered.text, rendered.html):
+        assert all(error in part for error in ERRORS)
+    assert CUSTOMER_TEXT not in parts(rendered)
+    assert rendered.text.index(line) < rendered.text.index(ANSWER[language])  # the errors, then the help
 
 
 # --- the admin's directory -------------------------------------------------------------------

@@ -7,18 +7,16 @@ from typing import Any, Literal, Protocol
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Urgency, Visibility
-from mailhelpdesk.outbound.notifier import Notifier
-from mailhelpdesk.outbound.planner import TicketChange
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
-from mailhelpdesk.rules.effects import ticket_columns
 from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.facts import guess_language
 from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository, TicketRef
-from mailhelpdesk.store.rule_writes import RuleWriter
+from mailhelpdesk.tickets.actor import Actor, Moment
+from mailhelpdesk.tickets.service import TicketService
 
 MAX_CC_PER_MESSAGE = 50
 
@@ -43,9 +41,7 @@ class PersistStep:
     companies: CompanyResolver
     our_addresses: frozenset[str]
     closed_policy: ClosedReplyPolicy
-    ticket_number_start: int
-    writer: RuleWriter
-    notifier: Notifier
+    service: TicketService
     ratings: RatingStore
     name: str = "persist"
 
@@ -73,15 +69,11 @@ class PersistStep:
             "mailbox": box.name, "company_id": sender.company_id, "requester_id": sender.contact_id,
             "created_at": when, "updated_at": when, "status_since": when,
         }
-        ticket = await self.repo.create_ticket(
-            sender.email, self.ticket_number_start, **{**fields, **ticket_columns(ctx.rules, ctx.rules_at or when)}
-        )
-        data: dict[str, Any] = {"number": ticket.number, "mailbox": box.name, "company": sender.company_reason}
+        data: dict[str, Any] = {"mailbox": box.name, "company": sender.company_reason}
         if linked_from is not None:
             data["follows"] = linked_from.number
-        await self.repo.event("ticket.created", data, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
-        await self.writer.record(ticket.id, ctx.rules, ctx.rules_at or when, ctx.inbound_id)
-        return ticket
+        return await self.service.open_ticket(sender.email, fields, ctx.rules, _actor(ctx), self._moment(ctx),
+                                              ctx.inbound_id, data)
 
     async def _store(self, ctx: MailContext, ticket: TicketRef, created: bool) -> Outcome:
         ctx.ticket_number, ctx.created_ticket = ticket.number, created
@@ -89,12 +81,13 @@ class PersistStep:
         if ctx.is_automatic:
             kind = "bounce" if ctx.bounce else "auto_reply"
             await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply},
-                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id, at=self._moment(ctx).now)
             return CONTINUE
         if ctx.survey_score is not None:
             await self.ratings.record(ticket.id, ctx.survey_score, "reply", self._when(ctx))
             await self.repo.event("rating.received", {"score": ctx.survey_score, "source": "reply"},
-                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id, actor=str(_actor(ctx)),
+                                  at=self._moment(ctx).now)
             return CONTINUE
         await self._add_people(ctx, ticket)
         await self._update_ticket(ctx, ticket, created)
@@ -109,8 +102,7 @@ class PersistStep:
             await self.repo.learn_language(ctx.sender.contact_id, language)
         box = ctx.mailbox
         after = ctx.rules.after if ctx.rules else TicketState(line=box.line, team=box.team)
-        change = TicketChange("ticket_created", None, after, fired=ctx.rules.fired if ctx.rules else ())
-        await self.notifier.ticket_changed(ticket.id, change, ctx.rules_at or self._when(ctx))
+        await self.service.ticket_opened(ticket.id, after, ctx.rules.fired if ctx.rules else (), self._moment(ctx))
 
     async def _add_message(self, ctx: MailContext, ticket: TicketRef) -> None:
         mail, thread = ctx.parsed, ctx.thread
@@ -149,37 +141,41 @@ class PersistStep:
         added = await self.repo.add_cc(ticket.id, ids)
         if added and not ctx.created_ticket:
             await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket.id,
-                                  inbound_id=ctx.inbound_id)
+                                  inbound_id=ctx.inbound_id, actor=str(_actor(ctx)), at=self._moment(ctx).now)
 
 
     async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
         if created:
             return
-        when = self._when(ctx)
-        await self.repo.touch_ticket(ticket.id, when)
-        at, stored = ctx.rules_at or when, ctx.stored_ticket
-        changes: dict[str, Any] = {}
+        await self.repo.touch_ticket(ticket.id, self._when(ctx))
+        stored, moment = ctx.stored_ticket, self._moment(ctx)
         reopened = ticket.status in REOPENED_BY_REPLY and not ctx.from_agent
         if reopened:
-            changes.update(status=TicketStatus.OPEN.value, closed_at=None, status_since=at)
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
-                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id)
-        if stored is not None:
-            changes.update(ticket_columns(ctx.rules, at, stored.state.status, stored.dues))
-        if changes:
-            await self.repo.update_ticket(ticket.id, **changes)
-        await self.writer.record(ticket.id, ctx.rules, at, ctx.inbound_id, stored)
+                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id, actor=str(_actor(ctx)),
+                                  at=moment.now)
         if stored is not None and ctx.rules is not None:
-            event = "agent_replied" if ctx.from_agent else "customer_replied"
-            await self.notifier.ticket_changed(ticket.id, TicketChange(
-                event, stored.state, ctx.rules.after, ticket.status if reopened else "", ctx.rules.fired), at)
+            extra: dict[str, Any] = {"closed_at": None} if reopened else {}
+            if stored.history_only and not self.service.is_history(moment):
+                extra["history_only"] = False  # fresh mail: what the ticket does now may mail people
+            await self.service.apply_rules(stored, ctx.rules, _actor(ctx), moment, ctx.inbound_id,
+                                           ticket.status if reopened else "", extra=extra)
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
         kind = "message.agent_reply" if ctx.from_agent else "message.customer_reply"
-        await self.repo.event(kind, signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id)
+        await self.repo.event(kind, signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id, at=moment.now)
 
     @staticmethod
     def _when(ctx: MailContext) -> datetime:
         return ctx.parsed.date or ctx.accepted_at
+
+    def _moment(self, ctx: MailContext) -> Moment:
+        """The mail's moment (deadlines count from it) and the pipeline's clock (events carry it)."""
+        return Moment(ctx.rules_at or self._when(ctx), ctx.now or ctx.accepted_at)
+
+
+def _actor(ctx: MailContext) -> Actor:
+    address = ctx.sender.email.lower() if ctx.sender else ""
+    return Actor("agent" if ctx.from_agent else "customer", address)
 
 
 def _attachment_fields(a: Any) -> dict[str, Any]:

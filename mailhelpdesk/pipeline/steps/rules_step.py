@@ -33,10 +33,12 @@ class RulesStep:
         ctx.from_agent = stored is not None and ruleset.is_agent(ctx.sender.email)
         event = "ticket_created" if stored is None else "agent_replied" if ctx.from_agent else "customer_replied"
         state = self._state(ctx, stored)
-        tier = ctx.sender.company_tier
+        # The ticket's company decides its tier and SLA policy, whoever writes (an agent, a colleague
+        # from another domain); the sender's company only for a new ticket.
+        company, tier = (stored.company, stored.tier) if stored else (ctx.sender.company_name, ctx.sender.company_tier)
         # Deadlines run from when the mail was written, as the ticket's dates do; never from the future.
         at = min(ctx.parsed.date or ctx.accepted_at, ctx.accepted_at)
-        facts = MailFacts(ctx.parsed, ctx.mailbox.name, ctx.sender.company_name, tier, state, at,
+        facts = MailFacts(ctx.parsed, ctx.mailbox.name, company, tier, state, at,
                           ruleset.sla_calendar, created_at=stored.created_at if stored else at)
         result = run_rules(ruleset, event, facts, state, tier, at, stored.sla() if stored else None,
                            stored.state.status if stored else None)

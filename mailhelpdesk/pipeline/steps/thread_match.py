@@ -48,7 +48,7 @@ class ThreadMatchStep:
             return ThreadMatch(known[1], ThreadSignal.REFERENCES, f"<{known[0]}>")
         for message_id in candidates:
             number = self.signer.ticket_from_message_id(message_id)
-            if number is not None and (ticket := await self.repo.ticket_ref(number=number)):
+            if number is not None and (ticket := await self.repo.live_ticket_ref(number)):
                 return ThreadMatch(ticket, ThreadSignal.SIGNED_MESSAGE_ID, f"<{message_id}>")
         return None
 
@@ -58,14 +58,14 @@ class ThreadMatchStep:
         recipients += [v.strip("<> ").lower() for v in mail.header_all("Delivered-To")]
         for address in recipients:
             number = self.signer.ticket_from_reply_address(address)
-            if number is not None and (ticket := await self.repo.ticket_ref(number=number)):
+            if number is not None and (ticket := await self.repo.live_ticket_ref(number)):
                 return ThreadMatch(ticket, ThreadSignal.REPLY_ADDRESS, address)
         return None
 
     async def _by_subject_token(self, ctx: MailContext) -> ThreadMatch | None:
         sender = ctx.parsed.sender[1] if ctx.parsed.sender else ""
         for number in ticket_tokens(ctx.parsed.subject):
-            ticket = await self.repo.ticket_ref(number=number)
+            ticket = await self.repo.live_ticket_ref(number)
             if ticket is not None and await self._belongs(sender, ticket):
                 return ThreadMatch(ticket, ThreadSignal.SUBJECT_TOKEN, f"[#{number}] from {sender}")
             if ticket is not None:
