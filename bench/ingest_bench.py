@@ -163,6 +163,7 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
     async with running(settings) as runtime:
         startup = time.perf_counter() - opened
         pragmas = await _product_pragmas(database_url)
+        statements = await _count_statements(database_url)
         tally, trace, count = IntakeTally(), RssTrace(total), 0
         baseline = memory_kb()["VmRSS"]
         profiler = cProfile.Profile() if profile else None
@@ -188,7 +189,31 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
             "parse_workers": settings.parse_worker_count() if commit == "batch" else 0,
             "startup_seconds": startup,
             "baseline_rss_kb": baseline,
-            "rss_trace_kb": trace.samples, "rate_trace": trace.rates, "outcomes": dict(tally.counts), **pragmas}
+            "rss_trace_kb": trace.samples, "rate_trace": trace.rates, "outcomes": dict(tally.counts),
+            "statements": statements.count if statements is not None else None, **pragmas}
+
+
+class _Tally:
+    """Counts the statements SQLite reports; keeps none of them (memory is measured too)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _statement: str) -> None:
+        self.count += 1
+
+
+async def _count_statements(database_url: str) -> _Tally | None:
+    """Every statement SQLite runs from now on (BEGIN, SAVEPOINT and COMMIT included): each is a
+    round trip to the database thread. None on PostgreSQL, which has no such hook here."""
+    if not database_url.startswith("sqlite"):
+        return None
+    from tortoise import connections
+
+    tally = _Tally()
+    connection = connections.get("default")._connection  # the aiosqlite connection
+    await connection.set_trace_callback(tally)
+    return tally
 
 
 def _children_cpu() -> float:
@@ -427,6 +452,9 @@ def _print_run(out: TextIO, run: Run) -> None:
                   f"({_SYNC_NAMES.get(sync, '?')})\n")
     if "synchronous_commit" in detail:
         out.write(f"  {'':<14} PostgreSQL synchronous_commit={detail['synchronous_commit']}\n")
+    if detail.get("statements") is not None:
+        out.write(f"  {'':<14} database statements: {detail['statements'] / run.messages:.1f} per message "
+                  f"(BEGIN, SAVEPOINT and COMMIT included)\n")
     if "outcomes" in detail:
         out.write(f"  {'':<14} outcomes: {', '.join(f'{k} {v}' for k, v in sorted(detail['outcomes'].items()))}\n")
     if detail.get("rss_trace_kb"):

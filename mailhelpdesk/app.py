@@ -14,7 +14,9 @@ from mailhelpdesk.outbound.guard import Guard
 from mailhelpdesk.outbound.notifier import Notifier
 from mailhelpdesk.outbound.sender import OutboxSender
 from mailhelpdesk.outbound.templates import Templates
+from mailhelpdesk.pipeline.agent_reply import AgentReplyHandler
 from mailhelpdesk.pipeline.runner import Pipeline
+from mailhelpdesk.pipeline.steps.agent_mail import AgentMailStep
 from mailhelpdesk.pipeline.steps.auto_reply import AutoReplyStep
 from mailhelpdesk.pipeline.steps.bounce import BounceStep
 from mailhelpdesk.pipeline.steps.duplicate import DuplicateStep
@@ -26,6 +28,7 @@ from mailhelpdesk.pipeline.steps.sender import CompanyResolver, SenderStep
 from mailhelpdesk.pipeline.steps.survey_reply import SurveyReplyStep
 from mailhelpdesk.pipeline.steps.thread_match import ThreadMatchStep
 from mailhelpdesk.rules.current import CurrentRules
+from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.store.outbox import OutboxStore
@@ -64,9 +67,9 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     writer = RuleWriter(repo, timers)
     signer = Signer(settings.secret_key)
     freemail = load_freemail(settings.freemail_file, settings.freemail_extra)
-    companies = CompanyResolver(repo, freemail, settings.auto_create_companies)
     ours = settings.our_addresses()
     rules = CurrentRules(settings.rules_file, settings.templates_dir)
+    companies = CompanyResolver(repo, freemail, settings.auto_create_companies, lambda: _agent_domains(rules()))
     outbox, ratings = OutboxStore(), RatingStore()
     templates = Templates(settings.admin_templates())
     notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours), templates,
@@ -80,15 +83,22 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         AutoReplyStep(),
         BounceStep(),
         ThreadMatchStep(repo, signer, settings.subject_match_days),
+        AgentMailStep(repo, outbox, signer, rules, ours),
         SenderStep(repo, companies),
         SurveyReplyStep(ratings),
         RulesStep(repo, rules),
-        PersistStep(repo, companies, ours, AlwaysReopen(), service, ratings),
+        PersistStep(repo, companies, ours, AlwaysReopen(), service,
+                    AgentReplyHandler(service, repo, notifier, companies, rules), ratings),
     )
     pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
     timer_job = TimerJob(repo, timers, service, rules)
     return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job, templates,
                    notifier, outbox, OutboxSender(settings, outbox, repo), ratings, service)
+
+
+def _agent_domains(ruleset: RuleSet) -> frozenset[str]:
+    """Agents' domains are ours: never a customer company."""
+    return frozenset(a.rpartition("@")[2] for a in ruleset.agents)
 
 
 @asynccontextmanager

@@ -8,12 +8,16 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from mailhelpdesk.app import Runtime, running
-from mailhelpdesk.companies.domains import load_freemail
 from mailhelpdesk.config import Settings, load_settings
 from mailhelpdesk.errors import ConfigError, MailHelpdeskError
+
+# Imported where used: ``app`` loads the mail pipeline, the templates and the ticket service, and
+# ``reads`` the ORM; a command that needs neither should not wait for them.
+if TYPE_CHECKING:
+    from mailhelpdesk.app import Runtime
+    from mailhelpdesk.reads import Reads
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -217,12 +221,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             from mailhelpdesk.server import serve  # imports the web stack only when serving
 
             return serve(settings)
-        if args.command == "rules":  # needs no database
-            return _rules_command(args, settings, out)
-        if args.command == "templates" and args.action == "check":  # needs no database
-            from mailhelpdesk.commands.templates import check_templates
-
-            return check_templates(settings, out)
+        if (code := _without_database(args, settings, out)) is not None:
+            return code
         if args.command == "replay":  # opens the real and the scratch databases itself, one at a time
             from mailhelpdesk.commands.replay import replay_command
 
@@ -248,8 +248,22 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _without_database(args: argparse.Namespace, settings: Settings, out: TextIO) -> int | None:
+    """The commands that read files only (None for the others)."""
+    if args.command == "rules":
+        return _rules_command(args, settings, out)
+    if args.command == "agents":  # the rules file
+        return _agents_list(settings, out)
+    if args.command == "templates" and args.action == "check":
+        from mailhelpdesk.commands.templates import check_templates
+
+        return check_templates(settings, out)
+    return None
+
+
 def _rules_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from mailhelpdesk.commands.rules import check_rules, test_rules
+    from mailhelpdesk.companies.domains import load_freemail
 
     if args.action == "test":
         box = settings.mailbox(args.mailbox or settings.default_mailbox)
@@ -261,16 +275,33 @@ def _rules_command(args: argparse.Namespace, settings: Settings, out: TextIO) ->
     return check_rules(path, out, settings.templates_dir)
 
 
+def _agents_list(settings: Settings, out: TextIO) -> int:
+    from mailhelpdesk.commands.agents import list_agents
+    from mailhelpdesk.rules.current import CurrentRules
+
+    list_agents(CurrentRules(settings.rules_file, settings.templates_dir).load(), out)
+    return 0
+
+
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    handler = _HANDLERS[(args.command, getattr(args, "action", None))]
+    """Commands that only read get the database alone; the rest get the whole runtime."""
+    key = (args.command, getattr(args, "action", None))
+    if key in _READS:
+        from mailhelpdesk.reads import opened
+
+        async with opened(settings) as reads:
+            return await _READS[key](reads, args, out, err)
+    from mailhelpdesk.app import running
+
     async with running(settings) as runtime:
-        return await handler(runtime, args, out, err)
+        return await _HANDLERS[key](runtime, args, out, err)
 
 
-Handler = Callable[[Runtime, argparse.Namespace, TextIO, TextIO], Awaitable[int]]
+Handler = Callable[["Runtime", argparse.Namespace, TextIO, TextIO], Awaitable[int]]
+ReadHandler = Callable[["Reads", argparse.Namespace, TextIO, TextIO], Awaitable[int]]
 
 
-async def _timers(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _timers(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     runtime.rules.load()
     at = args.at or datetime.now(UTC)
     tally = await runtime.timers.run(at if at.tzinfo else at.replace(tzinfo=UTC))
@@ -279,7 +310,7 @@ async def _timers(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
     return 1 if tally.get("failed") else 0
 
 
-async def _ingest(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _ingest(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.companies import seed_companies
     from mailhelpdesk.commands.ingest import ingest_paths
 
@@ -291,26 +322,30 @@ async def _ingest(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
     return 0
 
 
-async def _templates_render(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _templates_render(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.templates import render_template
 
     runtime.rules.load()
     return await render_template(runtime, args.name, args.ticket, args.language, args.part, out, err)
 
 
-async def _outbox(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _outbox_read(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands import outbox
 
     if args.action == "list":
-        if await outbox.list_outbox(runtime, out, args.status or [], args.ticket, args.limit) < 0:
+        if await outbox.list_outbox(reads, out, args.status or [], args.ticket, args.limit) < 0:
             err.write(f"mailhelpdesk: error: no ticket #{args.ticket}\n")
             return EXIT_FAILURE
         return 0
-    if args.action == "show":
-        if not await outbox.show_outbox(runtime, args.id, out):
-            err.write(f"mailhelpdesk: error: no outbox mail {args.id}\n")
-            return EXIT_FAILURE
-        return 0
+    if not await outbox.show_outbox(reads, args.id, out):
+        err.write(f"mailhelpdesk: error: no outbox mail {args.id}\n")
+        return EXIT_FAILURE
+    return 0
+
+
+async def _outbox(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands import outbox
+
     if args.action == "send":
         return await outbox.send_outbox(runtime, out)
     if args.action == "retry":
@@ -318,31 +353,36 @@ async def _outbox(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
     return await outbox.resume_outbox(runtime, args.discard, out)
 
 
-async def _contacts(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from mailhelpdesk.commands.contacts import FIELDS, set_contact, show_contact
+async def _contacts_show(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.contacts import show_contact
 
-    if args.action == "show":
-        found = await show_contact(args.email, out)
-    else:
-        changes = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
-        if not changes:
-            err.write("mailhelpdesk: error: contacts set: give --name, --salutation, --language or --timezone\n")
-            return EXIT_USAGE
-        found = await set_contact(args.email, changes, out)
-    if not found:
+    if not await show_contact(args.email, out):
         err.write(f"mailhelpdesk: error: no contact {args.email}\n")
         return EXIT_FAILURE
     return 0
 
 
-async def _tickets_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _contacts_set(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.contacts import FIELDS, set_contact
+
+    changes = {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}
+    if not changes:
+        err.write("mailhelpdesk: error: contacts set: give --name, --salutation, --language or --timezone\n")
+        return EXIT_USAGE
+    if not await set_contact(args.email, changes, out):
+        err.write(f"mailhelpdesk: error: no contact {args.email}\n")
+        return EXIT_FAILURE
+    return 0
+
+
+async def _tickets_list(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.tickets import list_tickets
 
     await list_tickets(out, args.status, args.limit)
     return 0
 
 
-async def _ticket_action(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _ticket_action(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.ticket_actions import agent_actor, field_changes, read_text, run_action
 
     runtime.rules.load()  # a broken rules file stops here, with all its problems
@@ -364,15 +404,7 @@ async def _ticket_action(runtime: Runtime, args: argparse.Namespace, out: TextIO
     return await run_action(runtime, lambda s, a, m: s.note(args.number, text, a, m, changes), actor, out, err)
 
 
-async def _agents_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from mailhelpdesk.commands.ticket_actions import list_agents
-
-    runtime.rules.load()
-    await list_agents(runtime, out)
-    return 0
-
-
-async def _explain(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _explain(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.explain import explain_ticket
 
     if not await explain_ticket(out, args.number):
@@ -381,7 +413,7 @@ async def _explain(runtime: Runtime, args: argparse.Namespace, out: TextIO, err:
     return 0
 
 
-async def _tickets_show(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _tickets_show(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.tickets import show_ticket
 
     if not await show_ticket(out, args.number):
@@ -390,7 +422,7 @@ async def _tickets_show(runtime: Runtime, args: argparse.Namespace, out: TextIO,
     return 0
 
 
-async def _export(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _export(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.export import write_export
 
     if args.output is None:
@@ -409,15 +441,15 @@ async def _export(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: 
     return 0
 
 
-async def _quarantine_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _quarantine_list(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.quarantine import list_quarantine
 
-    count = await list_quarantine(runtime, out)
+    count = await list_quarantine(reads, out)
     err.write(f"{count} quarantined\n")
     return 0
 
 
-async def _quarantine_replay(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _quarantine_replay(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.quarantine import not_quarantined, replay
 
     missing = [] if args.all else await not_quarantined(runtime, args.ids)
@@ -431,7 +463,7 @@ async def _quarantine_replay(runtime: Runtime, args: argparse.Namespace, out: Te
     return EXIT_FAILURE if still or missing else 0
 
 
-async def _companies_seed(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _companies_seed(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.companies import seed_companies
 
     count = await seed_companies(runtime, args.file)
@@ -439,34 +471,40 @@ async def _companies_seed(runtime: Runtime, args: argparse.Namespace, out: TextI
     return 0
 
 
-async def _companies_list(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _companies_list(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.companies import list_companies
 
     await list_companies(out)
     return 0
 
 
-async def _migrate(runtime: Runtime, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _migrate(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("database schema is up to date\n")
     return 0
 
 
-_HANDLERS: dict[tuple[str, str | None], Handler] = {
-    ("ingest", None): _ingest,
+# Commands that read (and ``migrate``, which opening the database does): no mail pipeline is built.
+_READS: dict[tuple[str, str | None], ReadHandler] = {
     ("tickets", "list"): _tickets_list,
     ("tickets", "show"): _tickets_show,
-    **{("tickets", action): _ticket_action for action in ("reply", "note", "set", "merge", "collaborators")},
-    ("agents", "list"): _agents_list,
+    ("explain", None): _explain,
     ("export", None): _export,
     ("quarantine", "list"): _quarantine_list,
+    ("companies", "list"): _companies_list,
+    ("contacts", "show"): _contacts_show,
+    ("outbox", "list"): _outbox_read,
+    ("outbox", "show"): _outbox_read,
+    ("migrate", None): _migrate,
+}
+
+# Commands that process or send mail, change tickets, or write other data: the whole runtime is built.
+_HANDLERS: dict[tuple[str, str | None], Handler] = {
+    ("ingest", None): _ingest,
+    **{("tickets", action): _ticket_action for action in ("reply", "note", "set", "merge", "collaborators")},
     ("quarantine", "replay"): _quarantine_replay,
     ("companies", "seed"): _companies_seed,
-    ("companies", "list"): _companies_list,
-    ("migrate", None): _migrate,
-    ("explain", None): _explain,
     ("timers", None): _timers,
     ("templates", "render"): _templates_render,
-    ("contacts", "show"): _contacts,
-    ("contacts", "set"): _contacts,
-    **{("outbox", action): _outbox for action in ("list", "show", "send", "retry", "resume")},
+    ("contacts", "set"): _contacts_set,
+    **{("outbox", action): _outbox for action in ("send", "retry", "resume")},
 }

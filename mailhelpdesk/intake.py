@@ -54,8 +54,8 @@ class Intake:
         """Accept and process one message; ``None`` when these exact bytes were processed before."""
         return (await self.receive_tracked(mailbox, raw, source))[1]
 
-    async def receive_tracked(self, mailbox: str, raw: bytes, source: str,
-                              preparsed: ParsedMail | None = None) -> tuple[int, ProcessResult | None]:
+    async def receive_tracked(self, mailbox: str, raw: bytes, source: str, preparsed: ParsedMail | None = None,
+                              received: datetime | None = None) -> tuple[int, ProcessResult | None]:
         """Like ``receive``, also naming the inbound row the bytes are stored in.
 
         For sources that keep their copy until this returns (files): the bytes are stored
@@ -64,12 +64,12 @@ class Intake:
         """
         now = self.clock()
         try:
-            result = await self.pipeline.process_new(mailbox, raw, source, now, preparsed)
+            result = await self.pipeline.process_new(mailbox, raw, source, now, preparsed, received)
             return result.inbound_id, result
         except AlreadyStored:
             stored = await self.repo.stored_inbound(mailbox, raw)
         if stored is None:  # gone between the two statements (deleted): store it as new mail
-            return await self.receive_tracked(mailbox, raw, source)
+            return await self.receive_tracked(mailbox, raw, source, received=received)
         if stored.state == InboundState.ACCEPTED.value:  # left over from an interrupted run
             return stored.inbound_id, await self.pipeline.process(stored.inbound_id)
         return stored.inbound_id, None
@@ -128,9 +128,11 @@ class IngestBatch:
         if self._ahead is not None:
             self._ahead.submit(raw)
 
-    async def receive_tracked(self, mailbox: str, raw: bytes, source: str) -> tuple[int, ProcessResult | None]:
+    async def receive_tracked(self, mailbox: str, raw: bytes, source: str,
+                              received: datetime | None = None) -> tuple[int, ProcessResult | None]:
+        """``received``: when an archive says the mail was delivered (its age if its Date is unreadable)."""
         preparsed = await self._ahead.take(raw) if self._ahead is not None else None
-        result = await self._intake.receive_tracked(mailbox, raw, source, preparsed)
+        result = await self._intake.receive_tracked(mailbox, raw, source, preparsed, received)
         self._count += 1
         if self._count >= self._max_messages or time.monotonic() - self._started >= self._max_seconds:
             await self.commit()

@@ -1,14 +1,16 @@
 """``mailhelpdesk companies seed|list`` and seeding from the rules file."""
 
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from mailhelpdesk.app import Runtime
 from mailhelpdesk.rules.companies import load_company_seeds
 from mailhelpdesk.store.models import Company
 
+if TYPE_CHECKING:  # importing the runtime loads the mail pipeline, which ``companies list`` does not need
+    from mailhelpdesk.app import Runtime
 
-async def seed_companies(runtime: Runtime, path: Path) -> int:
+
+async def seed_companies(runtime: "Runtime", path: Path) -> int:
     seeds = load_company_seeds(path)
     for seed in seeds:
         await runtime.repo.upsert_company(seed.name, seed.domains, seed.tier, seed.language,

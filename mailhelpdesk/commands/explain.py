@@ -35,6 +35,8 @@ def _event_lines(event: Event, messages: dict[int | None, Message]) -> list[str]
     when = _time(event.created_at)
     describe = _DESCRIBE.get(event.kind)
     text = describe(event.data) if describe else f"{event.kind} {event.data}"
+    if event.actor not in ("system", ""):
+        text = f"{text} [by {event.actor}]"
     message = messages.get(event.inbound_id)  # type: ignore[attr-defined]
     if event.kind in ("ticket.created", "message.customer_reply", "message.agent_reply") and message is not None:
         text += f" — mail <{message.message_id}> from {message.from_addr}"
@@ -114,7 +116,30 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     "rating.received": lambda d: f"customer rated {d.get('score')}/5 by {d.get('source')}"
                                  + (f": {d['comment']!r}" if d.get("comment") else ""),
     "outbox.breaker_tripped": lambda d: f"outbox breaker tripped: {d.get('reason')}",
+    "ticket.changed": lambda d: "changed: " + "; ".join(_change(c) for c in d.get("changes", [])),
+    "ticket.merged": lambda d: f"#{d.get('from')} merged into #{d.get('into')} ({d.get('messages')} messages "
+                               "moved)",
+    "ticket.collaborators": lambda d: "collaborators: " + ", ".join(
+        [f"+{a}" for a in d.get("added", [])] + [f"-{a}" for a in d.get("removed", [])]),
+    "message.agent_answer": lambda d: f"agent's answer to the customer ({d.get('chars')} characters, "
+                                      f"outbox {d.get('outbox') or 'none: not sent'})",
+    "note.added": lambda d: "internal note" + (" (asks the line below to answer the customer)"
+                                               if d.get("answer_needed") else ""),
+    "message.agent_direct": lambda d: f"agent's own mail to the customer recorded: {d.get('reason')}",
+    "message.unverified": lambda d: f"UNVERIFIED mail kept as an internal record: {d.get('reason')}",
+    "agent.mail_refused": lambda d: "agent's mail refused, nothing changed or sent: " + "; ".join(
+        (f"line {e['line']} {e['source']!r}: " if e.get("line") else "") + str(e.get("reason"))
+        for e in d.get("errors", [])),
 }
+
+
+def _change(change: dict[str, Any]) -> str:
+    def shown(value: Any) -> str:
+        if isinstance(value, list):
+            return "[" + ", ".join(map(str, value)) + "]"
+        return str(value) if value not in ("", None) else "-"
+
+    return f"{change.get('field')}: {shown(change.get('old'))} → {shown(change.get('new'))}"
 
 
 def _deadlines(ticket: Ticket) -> list[str]:

@@ -103,7 +103,7 @@ class _Run:
         """Receive one item; returns its size."""
         size = 0
         if isinstance(item, RawMail):
-            inbound_id, result = await batch.receive_tracked(self.mailbox, item.raw, item.source)
+            inbound_id, result = await batch.receive_tracked(self.mailbox, item.raw, item.source, item.received)
             if inbound_id not in self.counted:
                 self.tally.add(result)
             size = len(item.raw)

@@ -1,5 +1,5 @@
-"""``mailhelpdesk tickets reply|note|set|merge|collaborators`` and ``agents list``: the ticket
-service from the command line, one action in one transaction."""
+"""``mailhelpdesk tickets reply|note|set|merge|collaborators``: the ticket service from the command
+line, one action in one transaction."""
 
 import sys
 from collections.abc import Awaitable, Callable
@@ -57,13 +57,3 @@ def read_text(source: Path | None, stdin: TextIO | None = None) -> str:
 def field_changes(status: str | None, urgency: str | None, line: int | None, team: str | None,
                   assignee: str | None, tags: list[str] | None) -> FieldChanges:
     return FieldChanges(status, urgency, line, team, assignee, tuple(tags or ()))
-
-
-async def list_agents(runtime: Runtime, out: TextIO) -> int:
-    ruleset = runtime.rules()
-    out.write(f"{'agent':<34} {'name':<24} {'role':<6} {'teams (line)':<30} writes to customers\n")
-    for agent in sorted(ruleset.agents.values(), key=lambda a: a.email):
-        teams = ", ".join(f"{t} ({ruleset.teams[t].line})" for t in agent.teams if t in ruleset.teams) or "-"
-        writes = "yes" if ruleset.writes_to_customers(agent.email) else "no: replies become notes"
-        out.write(f"{agent.email:<34} {agent.name or '-':<24} {agent.role:<6} {teams:<30} {writes}\n")
-    return len(ruleset.agents)

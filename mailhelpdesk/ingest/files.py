@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -16,6 +17,9 @@ from pathlib import Path
 class RawMail:
     raw: bytes
     source: str
+    # When the mail was delivered, as far as the archive tells: the mbox separator line's date,
+    # else the file's time. A mail whose Date cannot be read is as old as this.
+    received: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,7 @@ def _iter_file(path: Path) -> Iterator[Item]:
 
 def _read(path: Path) -> Item:
     try:
-        return RawMail(path.read_bytes(), str(path))
+        return RawMail(path.read_bytes(), str(path), datetime.fromtimestamp(path.stat().st_mtime, UTC))
     except OSError as exc:
         return Unreadable(str(path), exc.strerror or str(exc))
 
@@ -125,6 +129,25 @@ def _iter_mbox(path: Path) -> Iterator[Item]:
         return
     try:
         for index, key in enumerate(keys):
-            yield RawMail(_unescape_from(box.get_bytes(key)), f"{path}#{index + 1}")
+            yield RawMail(_unescape_from(box.get_bytes(key)), f"{path}#{index + 1}", _separator_date(box, key))
     finally:
         box.close()
+
+
+# "From sender@example.com Sat Jan  3 01:05:34 1996" (asctime; some writers add a zone or drop seconds)
+_SEPARATOR_DATE = re.compile(rb"([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2}:\d{2}(?::\d{2})?)\s+(?:[A-Z]{3,5}\s+)?(\d{4})")
+
+
+def _separator_date(box: mailbox.mbox, key: str) -> datetime | None:
+    """The date on a message's ``From `` separator line (taken as UTC), if one can be read."""
+    with box.get_file(key, from_=True) as handle:
+        line = handle.readline(1000)
+    match = _SEPARATOR_DATE.search(line)
+    if match is None:
+        return None
+    month, day, clock, year = (part.decode("ascii") for part in match.groups())
+    clock = clock if clock.count(":") == 2 else f"{clock}:00"
+    try:
+        return datetime.strptime(f"{month} {day} {clock} {year}", "%b %d %H:%M:%S %Y").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -53,6 +53,8 @@ class ContextBuilder:
         values = self._common(view, recipient, language, box, ruleset, zone, agent)
         values |= self._specific(view, notice, language, ruleset, zone, moments)
         values |= _agents_only(view, recipient, language, zone, moments, agent)
+        if agent and (known := ruleset.agent(recipient)) is not None:
+            values["agent"]["name"] = known.name
         return values | notice.extra
 
     def _common(self, view: TicketView, recipient: str, language: str, box: MailboxSettings, ruleset: RuleSet,
@@ -86,7 +88,7 @@ class ContextBuilder:
             "first_response": None if due is None else {
                 "due": format_datetime(due, zone, language), "timezone": getattr(zone, "key", str(zone)),
                 "business_hours": _business_hours(ruleset, view)},
-            "assignee_name": "",  # agents have no customer-visible names yet; never one of lines 3 and 4
+            "assignee_name": _assignee_name(view, ruleset),
             "waiting_since": format_datetime(view.status_since, zone, language),
             "closing": {"close_on": format_date(close_at, zone, language) if close_at else "",
                         "close_at": format_datetime(close_at, zone, language) if close_at else ""},
@@ -100,6 +102,15 @@ class ContextBuilder:
 
     def survey_url(self, number: int, score: int) -> str:
         return f"{self.public_url}/survey/{number}/{self.signer.survey_signature(number)}/{score}"
+
+
+def _assignee_name(view: TicketView, ruleset: RuleSet) -> str:
+    """The assignee's name, for customers: only on lines 1 and 2, and only of an agent who works
+    on no higher line (experts and vendors are never named to customers); never an address."""
+    agent = ruleset.agent(view.assignee) if view.assignee else None
+    if agent is None or not agent.name or view.line > 2:
+        return ""
+    return agent.name if all(line <= 2 for line in ruleset.agent_lines(agent.email)) else ""
 
 
 def _agents_only(view: TicketView, recipient: str, language: str, zone: tzinfo, moments: Moments,

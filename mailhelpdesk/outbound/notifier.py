@@ -57,7 +57,8 @@ class _Mail:
     recipient: str
     box: MailboxSettings
     cause: str
-    at: datetime
+    at: datetime  # the wall clock: the outbox, the rate limits and the Date header run on it
+    acted: datetime | None = None  # the clock of the change (``timers --at``, replay): events carry it
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +90,18 @@ class Notifier:
                     now: datetime) -> int:
         if not notices:
             return 0
-        view = await ticket_view(Sql(), ticket_id)
+        stale = self._stale(at, now)  # known without the ticket: an import's mail loads nothing more
+        view = await ticket_view(Sql(), ticket_id) if stale is None else None
+        quiet = stale or (self._history(view) if view is not None else None)
+        if quiet is not None:  # an import: the events say what was not sent, the outbox stays clean
+            await self.repo.events([("mail.suppressed", {"template": n.template, "to": list(n.to) or "the requester",
+                                                         "on": cause, "reason": quiet.reason}) for n in notices],
+                                   ticket_id=ticket_id, at=now)
+            return 0
         if view is None:
             return 0
-        quiet = self._quiet(view, at, now)
-        if quiet is not None:  # an import: the events say what was not sent, the outbox stays clean
-            for notice in notices:
-                await self.repo.event("mail.suppressed", {"template": notice.template, "to": list(notice.to)
-                                                          or "the requester", "on": cause,
-                                                          "reason": quiet.reason}, ticket_id=ticket_id, at=now)
-            return 0
         box = self._mailbox(view.mailbox)
-        mails = [_Mail(view, notice, recipient.lower(), box, cause, now)
+        mails = [_Mail(view, notice, recipient.lower(), box, cause, self.clock(), now)
                  for notice in notices for recipient in notice.to or (view.requester.email,)]
         moments = replace(moments, now=now)
         ruleset = self.rules()
@@ -113,12 +114,14 @@ class Notifier:
             return 0
         box = self._mailbox(view.mailbox)
         notice = Notice("agent_reply", "customer", ())
-        mail = _Mail(view, notice, view.requester.email.lower(), box, "agent_replied", now)
+        mail = _Mail(view, notice, view.requester.email.lower(), box, "agent_replied", self.clock(), now)
         refused = refused_address(mail.recipient, self.guard.ours)
         quiet = self._quiet(view, at, now)
         if quiet is not None or refused:
             reason = quiet.reason if quiet is not None else refused
-            return await self._record(mail, b"", "", "", SUPPRESSED, reason, "mail.suppressed", actor=answer.agent)
+            await self._record(mail, b"", "", "", SUPPRESSED, reason, "mail.suppressed", automatic=False,
+                               actor=answer.agent)
+            return 0
         cc = await self._answer_cc(ticket_id, view)
         draft = replace(self._draft(mail, Rendered("agent_reply", "", _answer_subject(view), answer.text,
                                                    _text_html(answer.text))),
@@ -164,13 +167,19 @@ class Notifier:
     def _quiet(self, view: TicketView, at: datetime, now: datetime) -> Verdict | None:
         """Old mail (an archive being imported) must not mail its senders years later, neither
         at once nor through what its ticket fires later (timers, closing, surveys)."""
+        return self._stale(at, now) or self._history(view)
+
+    def _stale(self, at: datetime, now: datetime) -> Verdict | None:
         hours = self.settings.outbox.max_age_hours
         if now - at > timedelta(hours=hours):
             return Verdict("suppress", f"caused by mail of {at:%Y-%m-%d %H:%M} UTC, older than {hours} hours")
-        if view.history_only:
-            return Verdict("suppress", "the ticket was made from mail older than "
-                                       f"{hours} hours and nothing new has come since")
         return None
+
+    def _history(self, view: TicketView) -> Verdict | None:
+        if not view.history_only:
+            return None
+        return Verdict("suppress", f"the ticket was made from mail older than {self.settings.outbox.max_age_hours}"
+                                   " hours and nothing new has come since")
 
     async def _queue(self, mail: _Mail, ruleset: RuleSet, moments: Moments) -> int:
         verdict = await self.guard.check(mail.recipient, mail.view.id, mail.at)
@@ -255,7 +264,7 @@ class Notifier:
         if mail.notice.requested_by:
             data["rule"] = mail.notice.requested_by
         await self.repo.event(kind, data | ({"reason": reason} if reason else {}), ticket_id=mail.view.id,
-                              actor=f"agent:{actor}" if actor else "system", at=mail.at)
+                              actor=f"agent:{actor}" if actor else "system", at=mail.acted or mail.at)
         return outbox_id
 
     async def _thread_message(self, mail: _Mail, draft: Draft, rendered: Rendered, raw: bytes,

@@ -42,8 +42,8 @@ class Notice:
     requested_by: str = ""  # the rule that asked for it; '' for the ticket's life
 
 
-# Customer mails an agent's own reply makes redundant: it asks for an answer, or shows who took it.
-_SAID_BY_REPLY = frozenset(("waiting_for_reply", "assigned"))
+# Customer mails an agent's own answer makes redundant: it asks for a reply, shows who took it, says where it went.
+_SAID_BY_REPLY = frozenset(("waiting_for_reply", "assigned", "escalated"))
 
 
 def plan(change: TicketChange, ruleset: RuleSet) -> list[Notice]:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Outcome
@@ -30,6 +30,21 @@ class SenderInfo:
     company_tier: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AgentMail:
+    """Mail from a declared agent, and whether it proves they got our notification.
+
+    ``verified``: sent to their signed reply address or in reply to mail we sent them: it may
+    answer the customer and carry commands. ``direct``: written to a customer with the desk
+    copied: recorded on the ticket as the agent's. ``unverified``: kept as an internal record.
+    """
+
+    address: str
+    kind: Literal["verified", "direct", "unverified"]
+    reason: str  # how it was verified, or why it was not
+    customer: tuple[str, str] = ("", "")  # direct mail: the customer it was written to (name, address)
+
+
 @dataclass(slots=True)
 class MailContext:
     inbound_id: int
@@ -37,6 +52,7 @@ class MailContext:
     raw: bytes
     accepted_at: datetime
     now: datetime | None = None  # the pipeline's clock when processing began: events carry it
+    received: datetime | None = None  # archives: when it was delivered (mbox separator, file time)
     preparsed: ParsedMail | None = None  # parsed ahead by a worker process; the parse step takes it
     mail: ParsedMail | None = None
     auto_reply: str = ""  # why it is an automatic reply, '' if not
@@ -47,6 +63,7 @@ class MailContext:
     rules_at: datetime | None = None  # the moment the rules ran for (the mail's date, never the future)
     stored_ticket: StoredTicket | None = None  # the replied-to ticket as the rules saw it
     from_agent: bool = False  # a team member's reply on a ticket
+    agent: AgentMail | None = None  # mail from a declared agent (see ``AgentMailStep``)
     survey_score: int | None = None  # the mail is a one-digit answer to the satisfaction survey
     ticket_number: int | None = None
     created_ticket: bool = False
@@ -58,6 +75,11 @@ class MailContext:
         if self.mail is None:
             raise RuntimeError("step ordering error: message not parsed yet")
         return self.mail
+
+    @property
+    def written_at(self) -> datetime:
+        """When the mail was written: its Date, else when an archive says it arrived, else now."""
+        return self.parsed.date or self.received or self.accepted_at
 
     @property
     def is_automatic(self) -> bool:

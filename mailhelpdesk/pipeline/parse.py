@@ -122,6 +122,18 @@ def parse_mail(raw: bytes) -> ParsedMail:
     )
 
 
+def attachment_payloads(raw: bytes) -> list[tuple[Attachment, bytes]]:
+    """The attachments and inline images of ``raw`` with their decoded bytes (what an agent's
+    answer carries on to the customer); the same parts ``parse_mail`` lists."""
+    msg, defects = _parse_message(raw)
+    found = []
+    for part, _group in _walk(msg, _Body(), defects):
+        ctype = part.get_content_type()
+        if not ctype.startswith("multipart/") and _is_attachment(part, ctype):
+            found.append((_attachment(part, ctype, defects), _payload_bytes(part, defects)))
+    return found
+
+
 def _parse_message(raw: bytes) -> tuple[Message, list[str]]:
     """The stdlib parse, or a headers-only parse when the MIME structure defeats the parser.
 

@@ -89,17 +89,30 @@ _FOOTER_TAIL = 2  # non-blank lines a mobile footer may have below it: leftovers
 
 def reply_text(text: str) -> str:
     """Strip quoted history (marker lines, ``>`` blocks) and the signature from ``text``."""
+    return _new_part(text, from_start=False) or text.strip()
+
+
+def new_text(text: str) -> str:
+    """The writer's own new words, '' when there are none.
+
+    Unlike ``reply_text`` nothing falls back to the whole text, and a signature right at the
+    top is all signature: an agent's reply that holds only a command, a signature and the
+    quoted notification has nothing to say to the customer (the notification is internal).
+    """
+    return _new_part(text, from_start=True)
+
+
+def _new_part(text: str, from_start: bool) -> str:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     begin = _after_leading_header_block(lines)
     start = _history_start(lines, begin)
     kept = lines[begin:] if start is None else lines[begin:start]
     if start is not None and _quote_style(lines, start):
         kept = kept + _answers_between_quotes(lines, start)
-    kept = kept[: _signature_start(kept)]
+    kept = kept[: _signature_start(kept, from_start)]
     while kept and _ORNAMENT.match(kept[-1]):
         kept.pop()
-    result = "\n".join(kept).strip()
-    return result or text.strip()
+    return "\n".join(kept).strip()
 
 
 def _after_leading_header_block(lines: list[str]) -> int:
@@ -259,13 +272,14 @@ def _is_wrapped_quote(lines: list[str], index: int) -> bool:
     return len(before) >= _WRAP_WIDTH and not before.endswith((".", "?", "!", ":", ";"))
 
 
-def _signature_start(lines: list[str]) -> int:
-    """Index of the signature delimiter or mobile footer; only after some content.
+def _signature_start(lines: list[str], from_start: bool = False) -> int:
+    """Index of the signature delimiter or mobile footer; only after some content, unless
+    ``from_start`` (a reply that opens with its signature said nothing else).
 
     A mobile footer is the end of what the sender typed, so it counts only near the end: with
     more text below it, "Sent from my phone today" was a sentence.
     """
-    seen_content = False
+    seen_content = from_start
     for index, line in enumerate(lines):
         stripped = line.strip()
         if seen_content and _DELIMITER.match(stripped):

@@ -51,6 +51,7 @@ class _Job:
     source: str = ""
     inbound_id: int | None = None
     preparsed: ParsedMail | None = None  # valid for the first attempt only: steps change the parsed mail
+    received: datetime | None = None  # when an archive says it was delivered
 
 
 class AlreadyStored(Exception):
@@ -79,9 +80,11 @@ class Pipeline:
         return await self._process(_Job(self._box(mailbox), raw, accepted_at, inbound_id=inbound_id))
 
     async def process_new(self, mailbox: str, raw: bytes, source: str, accepted_at: datetime,
-                          preparsed: ParsedMail | None = None) -> ProcessResult:
-        """Store and process new bytes in one transaction; raises ``AlreadyStored`` for known bytes."""
-        return await self._process(_Job(self._box(mailbox), raw, accepted_at, source[:1000], None, preparsed))
+                          preparsed: ParsedMail | None = None, received: datetime | None = None) -> ProcessResult:
+        """Store and process new bytes in one transaction; raises ``AlreadyStored`` for known bytes.
+        ``received``: when an archive says the mail was delivered (files; None for live mail)."""
+        return await self._process(_Job(self._box(mailbox), raw, accepted_at, source[:1000], None, preparsed,
+                                        received))
 
     def _box(self, mailbox: str) -> MailboxSettings:
         return self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
@@ -89,7 +92,7 @@ class Pipeline:
     async def _process(self, job: _Job) -> ProcessResult:
         for attempt in range(1, _ATTEMPTS + 1):
             ctx = MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
-                              accepted_at=job.accepted_at, now=self.clock(),
+                              accepted_at=job.accepted_at, now=self.clock(), received=job.received,
                               preparsed=job.preparsed if attempt == 1 else None)
             current = ["accept"]
             try:

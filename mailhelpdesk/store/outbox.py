@@ -86,6 +86,18 @@ class OutboxStore:
             entry.sender, entry.recipient, entry.message_id, entry.subject[:998], entry.language, entry.raw,
             entry.status, entry.reason, now, now, " ".join(entry.cc))
 
+    async def sent_to(self, message_ids: Sequence[str], recipients: Sequence[str]) -> int | None:
+        """The ticket of the first of ``message_ids`` we mailed to one of ``recipients`` (an agent's
+        proof of having received our notification), if any."""
+        ids, people = list(dict.fromkeys(message_ids))[:100], list(dict.fromkeys(recipients))
+        if not ids or not people:
+            return None
+        row = await self._sql.first(
+            f'SELECT "ticket_id" FROM "outbox" WHERE "message_id" IN ({", ".join("?" * len(ids))})'
+            f' AND "recipient" IN ({", ".join("?" * len(people))}) AND "ticket_id" IS NOT NULL LIMIT 1',
+            *ids, *people)
+        return int(row[0]) if row else None
+
     async def recent(self, now: datetime, window: timedelta, *, recipient: str | None = None,
                      ticket_id: int | None = None, since: datetime | None = None) -> int:
         """Automatic mails queued since ``now - window`` and not before ``since`` (to one recipient, or

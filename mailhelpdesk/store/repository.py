@@ -68,6 +68,7 @@ class StoredTicket:
     dues: dict[str, datetime | None]  # SLA target → due
     merged_into: int | None = None  # the ticket number it was merged into
     history_only: bool = False  # made from archived mail: nothing it causes mails anyone
+    followed: bool = False  # some agent collaborates on it
 
     def sla(self) -> SlaTicket:
         return SlaTicket(self.policy, self.created_at, self.paused_at, self.paused, self.dues)
@@ -288,7 +289,8 @@ class Repository:
     async def stored_ticket(self, ticket_id: int) -> StoredTicket | None:
         """What rules and SLA clocks need of a stored ticket, with its company, in one query."""
         row = await self._sql.first(
-            f'SELECT {_columns(_STORED_FIELDS, "t")}, c."name", c."tier" FROM "ticket" t'
+            f'SELECT {_columns(_STORED_FIELDS, "t")}, c."name", c."tier",'
+            ' EXISTS (SELECT 1 FROM "ticket_collaborator" tc WHERE tc."ticket_id" = t."id") FROM "ticket" t'
             ' LEFT JOIN "company" c ON c."id" = t."company_id" WHERE t."id" = ?', ticket_id,
         )
         return _stored_ticket(row) if row is not None else None
@@ -372,6 +374,15 @@ class Repository:
             kind, actor, to_json(data), at or datetime.now(UTC), inbound_id, ticket_id,
         )
 
+    async def events(self, events: Sequence[tuple[str, dict[str, Any]]], ticket_id: int | None = None,
+                     inbound_id: int | None = None, actor: str = "system", at: datetime | None = None) -> None:
+        """Several events of one action in one statement."""
+        moment = at or datetime.now(UTC)
+        await self._sql.insert_many(
+            'INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
+            ' VALUES (?, ?, ?, ?, ?, ?)',
+            [(kind, actor, to_json(data), moment, inbound_id, ticket_id) for kind, data in events])
+
     # --- collaborators and merging -------------------------------------------------------
 
     async def collaborators(self, ticket_id: int) -> tuple[str, ...]:
@@ -442,7 +453,7 @@ def _columns(names: Sequence[str], table: str = "") -> str:
 
 
 def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":
-    values = dict(zip((*_STORED_FIELDS, "company", "tier"), row, strict=True))
+    values = dict(zip((*_STORED_FIELDS, "company", "tier", "followed"), row, strict=True))
     state = TicketState(urgency=str(values["urgency"]), line=int(values["line"]), team=str(values["team"]),
                         assignee=str(values["assignee"]), status=str(values["status"]),
                         tags=frozenset(from_json(values["tags"]) or ()), sla_policy=str(values["sla_policy_rule"]))
@@ -456,7 +467,7 @@ def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":
         paused_at=_moment(values["sla_paused_at"]), paused=timedelta(seconds=int(values["sla_paused_seconds"] or 0)),
         dues={target: _moment(values[column]) for target, column in DUE_COLUMNS.items()},
         merged_into=int(values["merged_into"]) if values["merged_into"] is not None else None,
-        history_only=bool(values["history_only"]),
+        history_only=bool(values["history_only"]), followed=bool(values["followed"]),
     )
 
 

@@ -27,15 +27,14 @@ class RuleWriter:
         ``stored`` is the ticket before the event (None for a new ticket); ``now`` the action's clock."""
         if result is None:
             return
-        for kind, data in rule_events(result, at):
-            await self.repo.event(kind, data, ticket_id=ticket_id, inbound_id=inbound_id, at=now or at)
+        await self.repo.events(rule_events(result, at), ticket_id=ticket_id, inbound_id=inbound_id, at=now or at)
         if result.after.status in DONE_STATUSES:
             await self.timers.drop_unfired(ticket_id)
             return
         await self.timers.shift(ticket_id, result.sla)
         if stored is not None and stored.state.status in DONE_STATUSES:  # after the shift: already moved
             await self.timers.schedule(ticket_id, _restored(result, stored))
-        await self.timers.schedule(ticket_id, result.sla.writes)
+        await self.timers.schedule(ticket_id, result.sla.writes, new_ticket=stored is None)
 
 
 def _restored(result: RulesResult, stored: StoredTicket) -> dict[str, Deadline | None]:

@@ -79,7 +79,9 @@ class Sql:
         if postgres:
             row = await client.execute_insert(_numbered(sql + " RETURNING id"), list(params))
             return int(row["id"])
-        return int(await client.execute_insert(sql, [_sqlite_value(p) for p in params]))
+        # One statement, not two: the driver's insert asks SQLite for last_insert_rowid() separately.
+        rows = (await client.execute_query(sql + " RETURNING id", [_sqlite_value(p) for p in params]))[1]
+        return int(rows[0][0])
 
     async def insert_if_new(self, sql: str, *params: Any, key: str = "id") -> bool:
         """An ``INSERT … ON CONFLICT DO NOTHING``; True if it added the row. (On PostgreSQL the
@@ -91,10 +93,25 @@ class Sql:
         return int((await client.execute_query(sql, [_sqlite_value(p) for p in params]))[0]) == 1
 
     async def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """The same INSERT for several rows, one statement each, inside the current transaction."""
-        for row in rows:
-            client, text, values = self._prepare(sql, row)
+        """The same INSERT (``… VALUES (?, …)``) for several rows, as one statement per chunk."""
+        head, marks, tail = _values_clause(sql)
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            chunk = rows[start:start + _ROWS_PER_STATEMENT]
+            client, text, values = self._prepare(f"{head} {', '.join([marks] * len(chunk))} {tail}".rstrip(),
+                                                 [value for row in chunk for value in row])
             await client.execute_query(text, values)
+
+
+_ROWS_PER_STATEMENT = 200  # well within both engines' limits on bound parameters
+_VALUES = re.compile(r"^(.*\bVALUES)\s*(\([?,\s]*\))\s*(.*)$", re.DOTALL)
+
+
+def _values_clause(sql: str) -> tuple[str, str, str]:
+    """``INSERT … VALUES``, its ``(?, ?)`` group (repeated once per row) and what follows it."""
+    match = _VALUES.match(sql)
+    if match is None:
+        raise ValueError(f"insert_many needs an INSERT with VALUES (?, …): {sql!r}")
+    return match.group(1), match.group(2), match.group(3)
 
 
 def _sqlite_value(value: Any) -> Any:

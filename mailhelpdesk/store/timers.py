@@ -34,15 +34,24 @@ class TimerStore:
     def __init__(self) -> None:
         self._sql = Sql()
 
-    async def schedule(self, ticket_id: int, writes: dict[str, Deadline | None]) -> None:
-        """Replace the unfired SLA timers of each written target by its new warning and breach."""
+    async def schedule(self, ticket_id: int, writes: dict[str, Deadline | None], new_ticket: bool = False) -> None:
+        """Replace the unfired SLA timers of each written target by its new warning and breach
+        (a new ticket has none to replace), in one statement for each."""
+        if not writes:
+            return
+        if not new_ticket:
+            targets = list(writes)
+            await self._sql.execute(f'DELETE FROM "ticket_timer" WHERE "ticket_id" = ? AND "target" IN'
+                                    f' ({", ".join("?" * len(targets))}) AND {_SLA} AND "fired_at" IS NULL',
+                                    ticket_id, *targets)
+        rows = []
         for target, deadline in writes.items():
-            await self._sql.execute(f'DELETE FROM "ticket_timer" WHERE "ticket_id" = ? AND "target" = ?'
-                                    f' AND {_SLA} AND "fired_at" IS NULL', ticket_id, target)
             if deadline is not None:
                 if deadline.warn is not None and deadline.warn < deadline.due:
-                    await self._add(ticket_id, "sla_warning", target, deadline.warn)
-                await self._add(ticket_id, "sla_breached", target, deadline.due)
+                    rows.append((ticket_id, "sla_warning", target, deadline.warn))
+                rows.append((ticket_id, "sla_breached", target, deadline.due))
+        await self._sql.insert_many('INSERT INTO "ticket_timer" ("ticket_id", "event", "target", "due_at")'
+                                    ' VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', rows)
 
     async def shift(self, ticket_id: int, plan: SlaPlan) -> None:
         """Move the unfired SLA timers after a pause later, as the deadlines moved."""

@@ -17,9 +17,9 @@ from mailhelpdesk.domain.types import Direction, TicketStatus, Visibility
 from mailhelpdesk.outbound.draft import OutboundFile
 from mailhelpdesk.outbound.notifier import Answer, Notifier
 from mailhelpdesk.outbound.planner import Notice, TicketChange
-from mailhelpdesk.pipeline.parse import parse_mail
+from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
 from mailhelpdesk.rules.effects import changed_columns, ticket_columns
-from mailhelpdesk.rules.engine import Fired, TicketFacts, TicketState
+from mailhelpdesk.rules.engine import Fired, TicketState
 from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet
@@ -82,7 +82,7 @@ class TicketService:
 
     async def reply(self, number: int, text: str, actor: Actor, moment: Moment, changes: FieldChanges = NO_CHANGES,
                     attachments: Sequence[OutboundFile] = (), written: Written | None = None,
-                    facts: TicketFacts | None = None) -> ActionResult:
+                    mail: ParsedMail | None = None) -> ActionResult:
         """An agent's answer to the customer (and cc), from the mailbox's address; ``agent_replied``."""
         if not self.rules().writes_to_customers(actor.address):
             return await self.note(number, text, actor, moment, changes, written, answer_needed=True)
@@ -94,8 +94,8 @@ class TicketService:
             return Refused("the answer has no text")
         if wanted.status == TicketStatus.NEW.value:
             wanted = replace(wanted, status=TicketStatus.OPEN.value)  # an agent has taken it up
-        result = await self._decide(stored, "agent_replied", wanted, moment, facts)
-        await self._make_live(stored)
+        result = await self._decide(stored, "agent_replied", wanted, moment, mail)
+        await self._make_live(stored, moment)
         outbox_id = await self.notifier.relay(stored.id, Answer(actor.address, text, tuple(attachments)),
                                               moment.at, moment.now)
         lines = await self._write(stored, wanted, result, actor, moment, written, answered=True)
@@ -154,13 +154,10 @@ class TicketService:
     async def merge(self, source: int, target: int, actor: Actor, moment: Moment) -> ActionResult:
         """Merge ticket ``source`` into ``target``: its mail, people and followers move; it closes
         quietly (no rules, no mail) and later mail addressed to it lands on ``target``."""
-        if source == target:
-            return Refused(f"cannot merge #{source} into itself")
-        old, new = await self._stored(source), await self._stored(target)
-        for found in (old, new):
-            if isinstance(found, Refused):
-                return found
-        assert isinstance(old, StoredTicket) and isinstance(new, StoredTicket)
+        found = await self._mergeable(source, target)
+        if isinstance(found, Refused):
+            return found
+        old, new = found
         moved = await self.repo.move_thread(old.id, new.id)
         requester, cc = await self.repo.contact_ids(old.id)
         await self.repo.add_cc(new.id, [requester, *cc])
@@ -172,6 +169,19 @@ class TicketService:
         for ticket_id in (old.id, new.id):
             await self.repo.event("ticket.merged", data, ticket_id=ticket_id, actor=str(actor), at=moment.now)
         return Done(new.number, (f"#{old.number} merged into #{new.number} ({moved} messages moved)",))
+
+    async def merge_refused(self, source: int, target: int) -> Refused | None:
+        """Why ``source`` cannot be merged into ``target`` (None: it can), before anything changes."""
+        found = await self._mergeable(source, target)
+        return found if isinstance(found, Refused) else None
+
+    async def _mergeable(self, source: int, target: int) -> tuple[StoredTicket, StoredTicket] | Refused:
+        if source == target:
+            return Refused(f"cannot merge #{source} into itself")
+        old, new = await self._stored(source), await self._stored(target)
+        if isinstance(old, Refused):
+            return old
+        return new if isinstance(new, Refused) else (old, new)
 
     # --- what mail and time do ---------------------------------------------------------------
 
@@ -199,7 +209,7 @@ class TicketService:
         if columns:
             await self.repo.update_ticket(stored.id, **columns)
         await self.writer.record(stored.id, result, moment.at, inbound_id, stored, now=moment.now)
-        watchers = await self.repo.collaborators(stored.id)
+        watchers = await self._watchers(stored)
         await self.notifier.ticket_changed(stored.id, TicketChange(
             result.event, stored.state, result.after, reopened_from, result.fired, sla_target, actor.address,
             watchers), moment.at, moment.now)
@@ -208,12 +218,13 @@ class TicketService:
         """Mail older than ``outbox.max_age_hours``: an archive being imported."""
         return moment.now - moment.at > self.max_age
 
-    async def facts_of(self, stored: StoredTicket, state: TicketState, at: datetime,
-                       ruleset: RuleSet) -> MailFacts:
-        """What conditions see when no mail caused the change: the ticket's latest customer mail."""
-        raw = await self.repo.latest_customer_mail(stored.id)
-        return MailFacts(parse_mail(raw or b""), stored.mailbox, stored.company, stored.tier, state, at,
-                         ruleset.sla_calendar, created_at=stored.created_at)
+    async def facts_of(self, stored: StoredTicket, state: TicketState, at: datetime, ruleset: RuleSet,
+                       mail: ParsedMail | None = None) -> MailFacts:
+        """What conditions see: the mail that caused the change, else the ticket's latest customer mail."""
+        if mail is None:
+            mail = parse_mail(await self.repo.latest_customer_mail(stored.id) or b"")
+        return MailFacts(mail, stored.mailbox, stored.company, stored.tier, state, at, ruleset.sla_calendar,
+                         created_at=stored.created_at)
 
     # --- the steps every action shares -------------------------------------------------------
 
@@ -237,11 +248,11 @@ class TicketService:
         return stored, changes.applied(stored.state, ruleset)
 
     async def _decide(self, stored: StoredTicket, event: str, wanted: TicketState, moment: Moment,
-                      facts: TicketFacts | None = None) -> RulesResult:
+                      mail: ParsedMail | None = None) -> RulesResult:
         """The rules for ``event`` (none listen to ``agent_changed``), then ``status_changed`` if the
         status moved from the stored one; the SLA policy follows the ticket's company, always."""
         ruleset = self.rules()
-        facts = facts or await self.facts_of(stored, wanted, moment.at, ruleset)
+        facts = await self.facts_of(stored, wanted, moment.at, ruleset, mail)
         return run_rules(ruleset, event, facts, wanted, stored.tier, moment.at, stored.sla(), stored.state.status)
 
     async def _write(self, stored: StoredTicket, wanted: TicketState, result: RulesResult, actor: Actor,
@@ -252,20 +263,23 @@ class TicketService:
                                   inbound_id=_inbound(written), actor=str(actor), at=moment.now)
         columns = changed_columns(stored.state, result, moment.at, stored.dues)
         columns["updated_at"] = max(moment.now, stored.updated_at)
-        if stored.history_only:
-            columns["history_only"] = False  # an agent acted on it: it is live now
+        if stored.history_only and not self.is_history(moment):
+            columns["history_only"] = False  # an agent acts on it now: it is live
         if result.after.status == TicketStatus.CLOSED.value and stored.state.status != TicketStatus.CLOSED.value:
             columns["closed_at"] = moment.at
         await self.repo.update_ticket(stored.id, **columns)
         await self.writer.record(stored.id, result, moment.at, _inbound(written), stored, now=moment.now)
-        watchers = await self.repo.collaborators(stored.id)
+        watchers = await self._watchers(stored)
         await self.notifier.ticket_changed(stored.id, TicketChange(
             result.event, stored.state, result.after, fired=result.fired, actor=actor.address, watchers=watchers,
             answered=answered), moment.at, moment.now)
         return tuple(f"{c['field']}: {c['old']} → {c['new']}" for c in _diff(stored.state, result.after))
 
-    async def _make_live(self, stored: StoredTicket) -> None:
-        if stored.history_only:  # before the answer is queued: it must go out
+    async def _watchers(self, stored: StoredTicket) -> tuple[str, ...]:
+        return await self.repo.collaborators(stored.id) if stored.followed else ()
+
+    async def _make_live(self, stored: StoredTicket, moment: Moment) -> None:
+        if stored.history_only and not self.is_history(moment):  # before the answer is queued: it must go out
             await self.repo.update_ticket(stored.id, history_only=False)
 
     async def _note_message(self, stored: StoredTicket, text: str, actor: Actor, moment: Moment) -> None:

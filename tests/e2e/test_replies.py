@@ -179,12 +179,17 @@ def test_answers_to_our_mail_come_back_to_the_ticket_by_each_identity(desk: Serv
 
 
 def test_the_life_of_a_ticket_resolved_closed_rated_and_reopened(desk: Service, sink: ThreadSink) -> None:
-    their_id = first_request(desk)
+    first_request(desk)
     mail_to(sink, ANNA, "[#1000]", "acknowledgement")
+    # The agent answers the team's notification: that proves he got it (a From alone would not).
+    notice = mail_to(sink, TEAM, "[#1000]", "team notification")
     send(desk, sender="Ivan <ivan@helpdesk.test>", subject="Re: Принтер не печатает [#1000]",
-         body="Replaced the cartridge, solved.\n", in_reply_to=their_id)
+         body="Replaced the cartridge, solved.\n", in_reply_to=str(notice.message["Message-ID"]))
     _wait_processed(desk)
-    closing = nth_to(sink, ANNA, 2, "closing request")
+    answer = nth_to(sink, ANNA, 2, "the agent's answer")
+    assert answer.message.get_body(("plain",)).get_content().strip() == \
+        "Replaced the cartridge, solved."  # type: ignore[union-attr]
+    closing = nth_to(sink, ANNA, 3, "closing request")
     ruleset = load_rules(desk.root / "rules.yaml").rules
     assert ruleset is not None and ruleset.sla_calendar is not None
     resolved_at = datetime.fromisoformat(str(exported(desk, 1000)["status_since"]))
@@ -195,7 +200,7 @@ def test_the_life_of_a_ticket_resolved_closed_rated_and_reopened(desk: Service, 
 
     fired = desk.cli("timers", "--at", (close_at + timedelta(minutes=1)).isoformat())
     assert fired.returncode == 0 and "auto_close" in fired.stdout, fired.stdout + fired.stderr
-    survey = nth_to(sink, ANNA, 3, "survey")
+    survey = nth_to(sink, ANNA, 4, "survey")
     assert exported(desk, 1000)["status"] == "closed"
     links = re.findall(r"http://127\.0\.0\.1:\d+/survey/1000/[a-z2-7]{12}/[1-5]",
                        survey.message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
@@ -222,7 +227,7 @@ def test_the_life_of_a_ticket_resolved_closed_rated_and_reopened(desk: Service, 
 
     send(desk, sender=ANNA, subject="Re: Принтер не печатает [#1000]", body="Принтер снова не печатает.\n",
          in_reply_to=str(survey.message["Message-ID"]))
-    reopened = nth_to(sink, ANNA, 4, "reopened notice")
+    reopened = nth_to(sink, ANNA, 5, "reopened notice")
     assert "[#1000]" in str(reopened.message["Subject"])
     assert exported(desk, 1000)["status"] == "open"
     assert len([d for d in sink.to(TEAM) if "[#1000]" in str(d.message["Subject"])]) == 2  # new, reopened
@@ -246,11 +251,14 @@ def test_survey_links_cannot_be_forged_or_moved_to_another_ticket(desk: Service,
 
 
 def test_escalation_to_experts_tells_the_customer_without_naming_them(desk: Service, sink: ThreadSink) -> None:
-    their_id = first_request(desk)
+    first_request(desk)
     mail_to(sink, ANNA, "[#1000]", "acknowledgement")
+    notice = mail_to(sink, TEAM, "[#1000]", "team notification")
     send(desk, sender="Ivan <ivan@helpdesk.test>", subject="Re: Принтер не печатает [#1000]",
-         body="Looks like a hardware fault.\n", in_reply_to=their_id)
-    escalated = nth_to(sink, ANNA, 2, "escalated")
+         body="Looks like a hardware fault.\n", in_reply_to=str(notice.message["Message-ID"]))
+    escalated = sink.wait_for(lambda d: ANNA in d.rcpt_tos and "специалист" in
+                              d.message.get_body(("plain",)).get_content().lower(),  # type: ignore[union-attr]
+                              what="escalated")
     everything = escalated.message.get_body(("plain",)).get_content() + \
         escalated.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "специалист" in everything.lower()

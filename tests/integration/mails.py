@@ -54,13 +54,22 @@ def mail(
 
 
 def reply_to(original: bytes, *, sender: str = "Ann Example <ann@acme.com>", subject: str | None = None,
-             body: str = "Any news?\n", cc: str | None = None, date: datetime | None = None) -> bytes:
+             body: str = "Any news?\n", cc: str | None = None, date: datetime | None = None,
+             to: str = SUPPORT) -> bytes:
     """A reply that threads by In-Reply-To/References, like every real mail client."""
     parent = message_from_bytes(original, policy=policy.default)
     parent_id = str(parent["Message-ID"])
     chain = [*str(parent.get("References", "")).split(), parent_id]
-    return mail(subject or f"Re: {parent['Subject']}", sender=sender, cc=cc, body=body,
+    return mail(subject or f"Re: {parent['Subject']}", sender=sender, to=to, cc=cc, body=body,
                 in_reply_to=parent_id, references=chain, date=date)
+
+
+def agent_reply(rt: Runtime, original: bytes, number: int, agent: str, body: str,
+                date: datetime | None = None) -> bytes:
+    """An agent's answer to the notification about ticket ``number``: to the agent's signed reply
+    address, which is what makes it trusted (a From line alone is not)."""
+    return reply_to(original, sender=f"Agent <{agent}>", body=body, date=date,
+                    to=rt.signer.agent_reply_address(SUPPORT, number, agent))
 
 
 def our_reply(rt: Runtime, number: int, *, to: str = "Ann Example <ann@acme.com>",

@@ -15,7 +15,7 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.store.models import Event, Message, Outbox, Rating, ServiceFlag, Ticket, TicketTimer
 
-from .mails import Clock, ingest, mail, receive, reply_to
+from .mails import Clock, agent_reply, ingest, mail, receive, reply_to
 
 BOXES = [
     {"name": "support", "address": "support@example.com", "team": "dispatch"},
@@ -121,8 +121,7 @@ async def resolved_ticket(rt: Runtime, clock: Clock) -> tuple[int, bytes, dateti
     """A ticket an agent resolved at MONDAY_10 + 1h; its raw first mail and its auto-close moment."""
     number, raw = await new_ticket(rt, clock)
     clock.now = MONDAY_10 + HOUR
-    await ingest(rt, reply_to(raw, sender=f"Agent <{AGENT}>", body="New toner cartridge: solved.\n",
-                              date=clock.now))
+    await ingest(rt, agent_reply(rt, raw, number, AGENT, "New toner cartridge: solved.\n", clock.now))
     ticket = await Ticket.get(number=number)
     assert (ticket.status, ticket.assignee) == ("resolved", AGENT)
     timer = await TicketTimer.get(ticket_id=ticket.id, event="auto_close", fired_at=None)

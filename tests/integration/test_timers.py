@@ -11,7 +11,7 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.store.models import Event, Ticket, TicketTimer
 
 from .conftest import MAILBOXES
-from .mails import Clock, ingest, mail, reply_to
+from .mails import Clock, agent_reply, ingest, mail, reply_to
 
 RULES = """
 calendars:
@@ -166,8 +166,7 @@ async def test_an_agent_reply_meets_the_first_response_and_is_not_a_customer_rep
                                                                                    clock: Clock) -> None:
     number, raw = await new_ticket(rt, clock)
     clock.now = MONDAY_10 + HOUR
-    await ingest(rt, reply_to(raw, sender="Agent <agent@desk.example>", body="Looking into it.\n",
-                                date=clock.now))
+    await ingest(rt, agent_reply(rt, raw, number, "agent@desk.example", "Looking into it.\n", clock.now))
 
     ticket = await Ticket.get(number=number).prefetch_related("cc")
     assert (ticket.status, ticket.first_response_due, ticket.next_response_due) == ("open", None, None)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.pipeline.reply_text import new_text, reply_text
 
 GMAIL = """It works again, thanks!
 
@@ -230,3 +230,12 @@ def test_huge_text_is_handled_in_bounded_time() -> None:
     text = "answer\n" + "> quoted line\nnot quoted\n" * 200_000
     result = reply_text(text)
     assert result.startswith("answer")
+
+
+def test_new_text_is_empty_when_the_writer_added_nothing() -> None:
+    quote_only = "On Mon, 3 Nov 2026 at 10:15, Desk <support@example.com> wrote:\n> New ticket [#1000]\n> Tier: vip\n"
+    assert new_text(quote_only) == ""
+    assert reply_text(quote_only) != ""  # a customer's all-quote mail still says something
+    assert new_text("--\nAnna Smirnova\n+7 495 123-45-67\n\n" + quote_only) == ""
+    assert new_text("\n\nSent from my iPhone\n\n" + quote_only) == ""
+    assert new_text("Done, the toner is replaced.\n\n--\nAnna\n\n" + quote_only) == "Done, the toner is replaced."

@@ -7,6 +7,7 @@ from typing import Any, Literal, Protocol
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Urgency, Visibility
+from mailhelpdesk.pipeline.agent_reply import AgentReplyHandler
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
@@ -42,6 +43,7 @@ class PersistStep:
     our_addresses: frozenset[str]
     closed_policy: ClosedReplyPolicy
     service: TicketService
+    agent_replies: AgentReplyHandler
     ratings: RatingStore
     name: str = "persist"
 
@@ -78,6 +80,8 @@ class PersistStep:
     async def _store(self, ctx: MailContext, ticket: TicketRef, created: bool) -> Outcome:
         ctx.ticket_number, ctx.created_ticket = ticket.number, created
         await self._add_message(ctx, ticket)
+        if ctx.agent is not None:
+            return await self._agent_mail(ctx, ticket)
         if ctx.is_automatic:
             kind = "bounce" if ctx.bounce else "auto_reply"
             await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply},
@@ -95,6 +99,24 @@ class PersistStep:
             await self._greet(ctx, ticket)
         return CONTINUE
 
+    async def _agent_mail(self, ctx: MailContext, ticket: TicketRef) -> Outcome:
+        """A verified agent's answer and commands go to the ticket service; the rest is recorded."""
+        agent, moment = ctx.agent, self._moment(ctx)
+        assert agent is not None
+        if agent.kind == "verified":
+            signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
+            await self.repo.event("message.agent_reply", signal | {"proof": agent.reason}, ticket_id=ticket.id,
+                                  inbound_id=ctx.inbound_id, actor=f"agent:{agent.address}", at=moment.now)
+            await self.agent_replies.handle(ctx, ticket, moment)
+            return CONTINUE
+        if agent.kind == "direct":
+            await self._add_people(ctx, ticket)
+            await self.repo.touch_ticket(ticket.id, self._when(ctx))
+        kind = "message.agent_direct" if agent.kind == "direct" else "message.unverified"
+        await self.repo.event(kind, {"from": agent.address, "reason": agent.reason}, ticket_id=ticket.id,
+                              inbound_id=ctx.inbound_id, actor=f"agent:{agent.address}", at=moment.now)
+        return CONTINUE
+
     async def _greet(self, ctx: MailContext, ticket: TicketRef) -> None:
         """A new ticket: learn the customer's language from their mail, then acknowledge it."""
         language = guess_language(f"{ctx.parsed.subject}\n{ctx.parsed.text}")
@@ -107,6 +129,8 @@ class PersistStep:
     async def _add_message(self, ctx: MailContext, ticket: TicketRef) -> None:
         mail, thread = ctx.parsed, ctx.thread
         flags: dict[str, Any] = {"auto_reply": ctx.auto_reply, "bounce": ctx.bounce} if ctx.is_automatic else {}
+        if ctx.agent is not None:
+            flags["agent"] = {"kind": ctx.agent.kind, "reason": ctx.agent.reason}
         if mail.defects:
             flags["defects"] = mail.defects[:20]
         if mail.message_id_synthesized:
@@ -116,8 +140,8 @@ class PersistStep:
             [_attachment_fields(a) for a in mail.attachments],
             ticket_id=ticket.id, inbound_id=ctx.inbound_id, message_id=mail.message_id,
             fingerprint=mail.fingerprint, in_reply_to=mail.in_reply_to, references=mail.references,
-            direction=Direction.INBOUND.value,
-            visibility=(Visibility.INTERNAL if ctx.is_automatic else Visibility.PUBLIC).value,
+            direction=(Direction.OUTBOUND if _direct(ctx) else Direction.INBOUND).value,
+            visibility=(Visibility.INTERNAL if ctx.is_automatic or _internal(ctx) else Visibility.PUBLIC).value,
             from_name=name[:200], from_addr=address, to=[list(a) for a in mail.to], cc=[list(a) for a in mail.cc],
             subject=mail.subject, date=self._when(ctx), text=mail.text, reply_text=reply_text(mail.text),
             html=mail.html, html_sanitized=mail.html_sanitized, flags=flags,
@@ -147,8 +171,9 @@ class PersistStep:
     async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
         if created:
             return
-        await self.repo.touch_ticket(ticket.id, self._when(ctx))
         stored, moment = ctx.stored_ticket, self._moment(ctx)
+        if stored is None or ctx.rules is None:
+            await self.repo.touch_ticket(ticket.id, self._when(ctx))
         reopened = ticket.status in REOPENED_BY_REPLY and not ctx.from_agent
         if reopened:
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
@@ -156,6 +181,8 @@ class PersistStep:
                                   at=moment.now)
         if stored is not None and ctx.rules is not None:
             extra: dict[str, Any] = {"closed_at": None} if reopened else {}
+            if self._when(ctx) > stored.updated_at:  # moves forward only: mail clocks are often wrong
+                extra["updated_at"] = self._when(ctx)
             if stored.history_only and not self.service.is_history(moment):
                 extra["history_only"] = False  # fresh mail: what the ticket does now may mail people
             await self.service.apply_rules(stored, ctx.rules, _actor(ctx), moment, ctx.inbound_id,
@@ -166,14 +193,26 @@ class PersistStep:
 
     @staticmethod
     def _when(ctx: MailContext) -> datetime:
-        return ctx.parsed.date or ctx.accepted_at
+        return ctx.written_at
 
     def _moment(self, ctx: MailContext) -> Moment:
         """The mail's moment (deadlines count from it) and the pipeline's clock (events carry it)."""
         return Moment(ctx.rules_at or self._when(ctx), ctx.now or ctx.accepted_at)
 
 
+def _direct(ctx: MailContext) -> bool:
+    """An agent's mail to a customer, the desk copied: the customer has it, as mail from us."""
+    return ctx.agent is not None and ctx.agent.kind == "direct"
+
+
+def _internal(ctx: MailContext) -> bool:
+    """An agent's own mail is for the team: what the customer gets of it is a message of its own."""
+    return ctx.agent is not None and ctx.agent.kind != "direct"
+
+
 def _actor(ctx: MailContext) -> Actor:
+    if ctx.agent is not None:  # an agent's direct mail opens a ticket for the customer: the agent acted
+        return Actor.agent(ctx.agent.address)
     address = ctx.sender.email.lower() if ctx.sender else ""
     return Actor("agent" if ctx.from_agent else "customer", address)
 

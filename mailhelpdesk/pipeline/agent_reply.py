@@ -1,0 +1,130 @@
+"""A verified agent's mail: its commands, then its new text to the customer (or as a note).
+
+The commands at the top are checked first, all of them: one invalid line and nothing
+changes and nothing goes to the customer; the agent gets a short mail naming the line and
+why. Otherwise ``#cc`` people join first (so the answer reaches them), then the fields change
+together with the answer, and ``#merge`` comes last.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mailhelpdesk.outbound.draft import OutboundFile
+from mailhelpdesk.outbound.notifier import Notifier
+from mailhelpdesk.outbound.planner import Notice
+from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.pipeline.parse import attachment_payloads
+from mailhelpdesk.pipeline.reply_text import new_text
+from mailhelpdesk.pipeline.steps.sender import CompanyResolver
+from mailhelpdesk.rules.ruleset import RuleSet
+from mailhelpdesk.store.repository import Repository, TicketRef
+from mailhelpdesk.tickets.actor import Actor, Moment
+from mailhelpdesk.tickets.changes import FieldChanges
+from mailhelpdesk.tickets.mail_commands import AgentReply, Command, CommandError, Vocabulary, parse_agent_reply
+from mailhelpdesk.tickets.service import ActionResult, Refused, TicketService, Written
+
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # what goes on to the customer; most relays refuse more
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReplyHandler:
+    service: TicketService
+    repo: Repository
+    notifier: Notifier
+    companies: CompanyResolver
+    rules: Callable[[], RuleSet]
+
+    async def handle(self, ctx: MailContext, ticket: TicketRef, moment: Moment) -> None:
+        assert ctx.agent is not None
+        ruleset, actor = self.rules(), Actor.agent(ctx.agent.address)
+        parsed = parse_agent_reply(ctx.parsed.text, actor.address, Vocabulary(
+            frozenset(ruleset.teams), frozenset(ruleset.agents)))
+        errors = parsed.errors or await self._merge_errors(ticket, parsed.commands)
+        if errors:
+            await self._refuse(ticket, actor, moment, ctx.inbound_id, errors)
+            return
+        written = Written(ctx.inbound_id)
+        refused = await self._people(ticket.number, parsed.commands, actor, moment)
+        refused = refused or _refused(await self._answer(ctx, ticket.number, parsed, actor, moment, written))
+        merge = _value(parsed.commands, "merge")
+        if refused is None and isinstance(merge, int):
+            refused = _refused(await self.service.merge(ticket.number, merge, actor, moment))
+        if refused is not None:
+            await self._refuse(ticket, actor, moment, ctx.inbound_id, (CommandError(0, "", refused.reason),))
+
+    async def _merge_errors(self, ticket: TicketRef, commands: tuple[Command, ...]) -> tuple[CommandError, ...]:
+        """``#merge N`` is checked before anything changes: a mail is applied whole or not at all."""
+        merge = next((c for c in commands if c.name == "merge"), None)
+        if merge is None or not isinstance(merge.value, int):
+            return ()
+        refused = await self.service.merge_refused(ticket.number, merge.value)
+        return (CommandError(merge.line, merge.source, refused.reason),) if refused else ()
+
+    async def _answer(self, ctx: MailContext, number: int, parsed: AgentReply, actor: Actor, moment: Moment,
+                      written: Written) -> ActionResult:
+        changes = _changes(parsed.commands)
+        text = new_text(parsed.body)  # only what the agent wrote: never the quoted notification
+        if any(c.name == "note" for c in parsed.commands) or not text:
+            if not text and not changes:
+                return await self.service.set_fields(number, changes, actor, moment, written)
+            return await self.service.note(number, text, actor, moment, changes, written)
+        return await self.service.reply(number, text, actor, moment, changes, _files(ctx.raw), written,
+                                        mail=ctx.parsed)
+
+    async def _people(self, number: int, commands: tuple[Command, ...], actor: Actor,
+                      moment: Moment) -> Refused | None:
+        """``#cc``: agents follow the ticket, anyone else becomes a cc contact who gets the answers."""
+        ruleset = self.rules()
+        addresses = [a for c in commands if c.name == "cc" and isinstance(c.value, tuple) for a in c.value]
+        agents = [a for a in addresses if ruleset.is_agent(a)]
+        contacts = []
+        for address in (a for a in addresses if not ruleset.is_agent(a)):
+            company, _ = await self.companies.resolve(address)
+            contacts.append(await self.repo.contact(address, "", company.id if company else None))
+        if agents:
+            refused = _refused(await self.service.collaborators(number, agents, (), actor, moment))
+            if refused is not None:
+                return refused
+        return _refused(await self.service.add_cc(number, contacts, actor, moment)) if contacts else None
+
+    async def _refuse(self, ticket: TicketRef, actor: Actor, moment: Moment, inbound_id: int,
+                      errors: tuple[CommandError, ...]) -> None:
+        shown = [{"line": e.line, "source": e.source, "reason": e.reason} for e in errors]
+        await self.repo.event("agent.mail_refused", {"errors": shown}, ticket_id=ticket.id, inbound_id=inbound_id,
+                              actor=str(actor), at=moment.now)
+        await self.notifier.tell_agents(ticket.id, Notice("agent_command_failed", "agent", (actor.address,),
+                                                          {"errors": shown}), moment.at, moment.now)
+
+
+def _changes(commands: tuple[Command, ...]) -> FieldChanges:
+    line = _value(commands, "line")
+    tags = tuple(t for c in commands if c.name == "tag" and isinstance(c.value, tuple) for t in c.value)
+    return FieldChanges(_text(commands, "status"), _text(commands, "urgency"),
+                        line if isinstance(line, int) else None, _text(commands, "team"),
+                        _text(commands, "assign"), tags)
+
+
+def _value(commands: tuple[Command, ...], name: str) -> Any:
+    """The value of the command ``name``, None if it is not given."""
+    return next((c.value for c in commands if c.name == name), None)
+
+
+def _text(commands: tuple[Command, ...], name: str) -> str | None:
+    value = _value(commands, name)
+    return value if isinstance(value, str) else None
+
+
+def _refused(result: ActionResult) -> Refused | None:
+    return result if isinstance(result, Refused) else None
+
+
+def _files(raw: bytes) -> tuple[OutboundFile, ...]:
+    """The agent's attachments and inline images, as far as a relay will take them."""
+    files, total = [], 0
+    for attachment, data in attachment_payloads(raw):
+        total += len(data)
+        if total > MAX_ATTACHMENT_BYTES:
+            break
+        files.append(OutboundFile(attachment.filename or "attachment", attachment.content_type, data))
+    return tuple(files)
