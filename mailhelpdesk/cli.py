@@ -81,17 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--mailbox", help="mailbox the messages arrived at (default: the first configured)")
 
-    tickets = sub.add_parser("tickets", help="list and show tickets")
-    tsub = tickets.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    tlist = tsub.add_parser("list", help="list tickets, newest first")
-    tlist.add_argument("--status", choices=["new", "open", "pending", "resolved", "closed"])
-    tlist.add_argument("--limit", type=_positive_int, default=50)
-    tshow = tsub.add_parser("show", help="show one ticket and its thread")
-    tshow.add_argument("number", type=_positive_int)
-    _add_ticket_actions(tsub)
-    agents = sub.add_parser("agents", help="the agents declared in the rules file")
-    agents.add_subparsers(dest="action", required=True, parser_class=_Parser).add_parser(
-        "list", help="agents, their names, roles, teams and whether they write to customers")
+    _add_ticket_commands(sub)
 
     export = sub.add_parser("export", help="write all tickets and messages as JSON Lines")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
@@ -116,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "(serve does this every timer_interval seconds)")
     timers.add_argument("--at", type=_iso_time, help="as if it were this time (ISO 8601; without an offset: UTC); "
                         "default: now")
+    _add_rules_commands(sub)
+    _add_mail_commands(sub)
+    return parser
+
+
+def _add_rules_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    """``rules check|test`` and ``replay``: the admin's rules file."""
     rules = sub.add_parser("rules", help="check the rules file")
     rsub = rules.add_subparsers(dest="action", required=True, parser_class=_Parser)
     rcheck = rsub.add_parser("check", help="validate a rules file; each problem as file:line:column: message")
@@ -126,12 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
     rtest.add_argument("--at", type=_iso_time, help="when it arrives (ISO 8601; without an offset: in the SLA "
                        "calendar's time zone); default: its Date header")
     rtest.add_argument("--mailbox", help="the mailbox it arrives in (default: default_mailbox)")
-    _add_mail_commands(sub)
     replay = sub.add_parser("replay", help="what a new rules file would change: the stored mail replayed with both")
     replay.add_argument("--rules", type=Path, required=True, help="the new rules file")
     replay.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     replay.add_argument("--keep", type=Path, metavar="DIR", help="keep the two scratch databases in DIR")
-    return parser
+
+
+def _add_ticket_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    """``tickets …`` and ``agents list``."""
+    tickets = sub.add_parser("tickets", help="list, show, answer and change tickets")
+    tsub = tickets.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    tlist = tsub.add_parser("list", help="list tickets, newest first")
+    tlist.add_argument("--status", choices=["new", "open", "pending", "resolved", "closed"])
+    tlist.add_argument("--limit", type=_positive_int, default=50)
+    tshow = tsub.add_parser("show", help="show one ticket and its thread")
+    tshow.add_argument("number", type=_positive_int)
+    _add_ticket_actions(tsub)
+    agents = sub.add_parser("agents", help="the agents declared in the rules file")
+    agents.add_subparsers(dest="action", required=True, parser_class=_Parser).add_parser(
+        "list", help="agents, their names, roles, teams and whether they write to customers")
 
 
 def _add_ticket_actions(tsub: "argparse._SubParsersAction[_Parser]") -> None:

@@ -9,7 +9,7 @@ from mailhelpdesk.domain.outcomes import Outcome
 from mailhelpdesk.domain.types import ThreadSignal
 from mailhelpdesk.pipeline.parse import ParsedMail
 from mailhelpdesk.rules.result import RulesResult
-from mailhelpdesk.store.repository import StoredTicket, TicketRef
+from mailhelpdesk.store.repository import StoredMessage, StoredTicket, TicketRef
 
 
 @dataclass(slots=True)
@@ -64,6 +64,7 @@ class MailContext:
     stored_ticket: StoredTicket | None = None  # the replied-to ticket as the rules saw it
     from_agent: bool = False  # a team member's reply on a ticket
     agent: AgentMail | None = None  # mail from a declared agent (see ``AgentMailStep``)
+    stored_messages: dict[str, StoredMessage] | None = None  # its own and its thread's IDs we store
     survey_score: int | None = None  # the mail is a one-digit answer to the satisfaction survey
     ticket_number: int | None = None
     created_ticket: bool = False
@@ -84,6 +85,12 @@ class MailContext:
     @property
     def is_automatic(self) -> bool:
         return bool(self.auto_reply or self.bounce)
+
+
+def thread_ids(mail: ParsedMail) -> list[str]:
+    """The Message-IDs a mail refers to, most specific first: its parent, then References newest
+    to oldest, then those of messages it embeds (a forwarded mail, a bounce)."""
+    return [*mail.in_reply_to, *reversed(mail.references), *mail.embedded_message_ids]
 
 
 class Step(Protocol):

@@ -116,7 +116,8 @@ class Pipeline:
             state = await self._claim(job, ctx)
             if state != InboundState.ACCEPTED.value:  # another worker got there first
                 return ProcessResult(ctx.inbound_id, InboundState(state), "already processed", "accept")
-            outcome, step = await self._run_steps(ctx, current)
+            async with self.repo.gathered_events():
+                outcome, step = await self._run_steps(ctx, current)
             result = self._result(ctx, outcome, step)
             await self.repo.finish_inbound(ctx.inbound_id, result.state, self.clock(),
                                            **_inbound_info(ctx, result), error="")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import yaml
 
 from mailhelpdesk.rules.source import Reader, suggestion
-from mailhelpdesk.rules.teams import Team
+from mailhelpdesk.rules.teams import Team, read_address
 
 ROLES = ("agent", "admin")
 _FIELDS = ("email", "name", "teams", "role")
@@ -53,7 +53,7 @@ def _agent(reader: Reader, node: yaml.Node, teams: dict[str, Team]) -> Agent | N
     fields = reader.mapping(node, "an agent", _FIELDS, required=("email",))
     if fields is None or "email" not in fields:
         return None
-    email = _email(reader, fields["email"])
+    email = read_address(reader, fields["email"], "email of an agent")
     name = reader.string(fields["name"], "name of an agent") if "name" in fields else ""
     role = reader.choice(fields["role"], "role of an agent", ROLES) if "role" in fields else "agent"
     own = []
@@ -66,16 +66,6 @@ def _agent(reader: Reader, node: yaml.Node, teams: dict[str, Team]) -> Agent | N
     if email is None:
         return None
     return Agent(email, name or "", tuple(dict.fromkeys(own)), role or "agent")
-
-
-def _email(reader: Reader, node: yaml.Node) -> str | None:
-    text = reader.string(node, "email of an agent")
-    if text is None:
-        return None
-    if text.count("@") != 1 or " " in text or "." not in text.rpartition("@")[2]:
-        reader.error(node, f"email of an agent must be an e-mail address, not {text!r}")
-        return None
-    return text.lower()
 
 
 def merge_agents(reader: Reader, node: yaml.Node | None, declared: dict[str, Agent] | None,

@@ -75,15 +75,16 @@ def _team(reader: Reader, name: str, node: yaml.Node) -> Team | None:
     if fields is None or "line" not in fields:
         return None
     line = reader.integer(fields["line"], f"line of team {name!r}", 1, 4)
-    members = tuple(_address(reader, m, f"member of team {name!r}") or "" for m in
+    members = tuple(read_address(reader, m, f"member of team {name!r}") or "" for m in
                     reader.sequence(fields["members"], f"members of team {name!r}")) if "members" in fields else ()
-    address = _address(reader, fields["address"], f"address of team {name!r}") if "address" in fields else None
+    address = read_address(reader, fields["address"], f"address of team {name!r}") if "address" in fields else None
     if line is None:
         return None
     return Team(name, line, tuple(m for m in members if m), address)
 
 
-def _address(reader: Reader, node: yaml.Node, what: str) -> str | None:
+def read_address(reader: Reader, node: yaml.Node, what: str) -> str | None:
+    """An e-mail address, lower case; anything else is a problem."""
     text = reader.string(node, what)
     if text is None:
         return None

@@ -1,7 +1,9 @@
 """Queries and writes used by the pipeline and commands; callers get plain values or models."""
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -47,6 +49,19 @@ class TicketRef:
     company_id: int | None
     requester_email: str
     merged_into: int | None = None  # the number of the ticket it was merged into
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    fingerprint: str
+    ticket: TicketRef
+
+
+def first_ticket(stored: dict[str, StoredMessage], message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
+    """The ticket of the first of ``message_ids`` (in the given order) found in ``stored``."""
+    found = next((m for m in message_ids if m in stored), None)
+    return (found, stored[found].ticket) if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,22 +177,24 @@ class Repository:
 
     async def ticket_by_message_ids(self, message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
         """The ticket of the first of ``message_ids`` (in the given order) that we have stored."""
+        return first_ticket(await self.stored_messages(message_ids), message_ids)
+
+    async def stored_messages(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:
+        """The stored messages among ``message_ids`` (at most 200), with their tickets, in one query:
+        a mail's own ID (is it a re-delivery?) and the IDs it refers to (its thread)."""
         ids = list(dict.fromkeys(message_ids))[:200]
         if not ids:
-            return None
+            return {}
         rows = await self._sql.rows(
-            'SELECT m."message_id", t."id", t."number", t."status", t."company_id", c."email"'
-            ' FROM "message" m JOIN "ticket" t ON t."id" = m."ticket_id"'
+            'SELECT m."message_id", m."id", m."fingerprint", t."id", t."number", t."status", t."company_id",'
+            ' c."email" FROM "message" m JOIN "ticket" t ON t."id" = m."ticket_id"'
             ' JOIN "contact" c ON c."id" = t."requester_id"'
             f' WHERE m."message_id" IN ({_marks(len(ids))})',
             *ids,
         )
-        found = {str(r[0]): r for r in rows}
-        for message_id in ids:
-            if message_id in found:
-                _, tid, num, status, company_id, email = found[message_id]
-                return message_id, TicketRef(int(tid), int(num), str(status), company_id, str(email))
-        return None
+        return {str(r[0]): StoredMessage(int(r[1]), str(r[2]), TicketRef(int(r[3]), int(r[4]), str(r[5]), r[6],
+                                                                         str(r[7])))
+                for r in rows}
 
     async def ticket_ref(self, *, ticket_id: int | None = None, number: int | None = None) -> TicketRef | None:
         column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
@@ -368,20 +385,30 @@ class Repository:
     async def event(self, kind: str, data: dict[str, Any], ticket_id: int | None = None,
                     inbound_id: int | None = None, actor: str = "system", at: datetime | None = None) -> None:
         """Record an event; ``at`` is the clock of the action (``timers --at``, replay), else now."""
-        await self._sql.insert(
-            'INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
-            ' VALUES (?, ?, ?, ?, ?, ?)',
-            kind, actor, to_json(data), at or datetime.now(UTC), inbound_id, ticket_id,
-        )
+        await self.events([(kind, data)], ticket_id, inbound_id, actor, at)
 
     async def events(self, events: Sequence[tuple[str, dict[str, Any]]], ticket_id: int | None = None,
                      inbound_id: int | None = None, actor: str = "system", at: datetime | None = None) -> None:
-        """Several events of one action in one statement."""
+        """Several events of one action in one statement (or gathered: see ``gathered_events``)."""
         moment = at or datetime.now(UTC)
-        await self._sql.insert_many(
-            'INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
-            ' VALUES (?, ?, ?, ?, ?, ?)',
-            [(kind, actor, to_json(data), moment, inbound_id, ticket_id) for kind, data in events])
+        rows = [(kind, actor, to_json(data), moment, inbound_id, ticket_id) for kind, data in events]
+        pending = _PENDING_EVENTS.get()
+        if pending is not None:
+            pending.extend(rows)
+        else:
+            await self._sql.insert_many(_INSERT_EVENT, rows)
+
+    @asynccontextmanager
+    async def gathered_events(self) -> AsyncIterator[None]:
+        """Events recorded inside are written in one statement at the end (a mail records several;
+        each statement is a round trip). Nothing is written if the block raises: its transaction
+        is rolled back anyway."""
+        token = _PENDING_EVENTS.set([])
+        try:
+            yield
+            await self._sql.insert_many(_INSERT_EVENT, _PENDING_EVENTS.get() or [])
+        finally:
+            _PENDING_EVENTS.reset(token)
 
     # --- collaborators and merging -------------------------------------------------------
 
@@ -420,6 +447,11 @@ class Repository:
         return moved
 
 
+_INSERT_EVENT = ('INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
+                 ' VALUES (?, ?, ?, ?, ?, ?)')
+# The events of the task's current mail, while ``gathered_events`` is open (per task: mails are
+# processed concurrently by ``serve``).
+_PENDING_EVENTS: ContextVar[list[tuple[Any, ...]] | None] = ContextVar("pending_events", default=None)
 _TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
                   "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "sla_policy_rule",
                   "first_response_due", "next_response_due", "update_due", "resolution_due", "status_since",

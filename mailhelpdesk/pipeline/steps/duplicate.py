@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Duplicate, Outcome
-from mailhelpdesk.pipeline.context import MailContext
+from mailhelpdesk.pipeline.context import MailContext, thread_ids
 from mailhelpdesk.pipeline.parse import synthesize_message_id
 from mailhelpdesk.store.repository import Repository
 
@@ -15,12 +15,13 @@ class DuplicateStep:
 
     async def run(self, ctx: MailContext) -> Outcome:
         mail = ctx.parsed
-        existing = await self.repo.message_by_message_id(mail.message_id)
+        # The IDs the mail refers to come along in the same query: threading needs them next.
+        ctx.stored_messages = await self.repo.stored_messages([mail.message_id, *thread_ids(mail)])
+        existing = ctx.stored_messages.get(mail.message_id)
         if existing is None:
             return CONTINUE
-        message_pk, fingerprint, _ticket_id = existing
-        if fingerprint == mail.fingerprint:
-            return Duplicate(f"already stored as message {message_pk} (same Message-ID and content)")
+        if existing.fingerprint == mail.fingerprint:
+            return Duplicate(f"already stored as message {existing.id} (same Message-ID and content)")
         original = mail.message_id
         mail.message_id = synthesize_message_id(mail.fingerprint)
         mail.message_id_synthesized = True

@@ -13,10 +13,10 @@ from datetime import timedelta
 from mailhelpdesk.companies.domains import domain_of, parent_domains
 from mailhelpdesk.domain.outcomes import CONTINUE, Ignore, Outcome
 from mailhelpdesk.domain.types import ThreadSignal
-from mailhelpdesk.pipeline.context import MailContext, ThreadMatch
+from mailhelpdesk.pipeline.context import MailContext, ThreadMatch, thread_ids
 from mailhelpdesk.pipeline.subjects import has_reply_prefix, normalize_subject, ticket_tokens
 from mailhelpdesk.signing import Signer
-from mailhelpdesk.store.repository import Repository, TicketRef
+from mailhelpdesk.store.repository import Repository, TicketRef, first_ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +40,10 @@ class ThreadMatchStep:
         return CONTINUE
 
     async def _by_references(self, ctx: MailContext) -> ThreadMatch | None:
-        mail = ctx.parsed
-        # Most specific first: the direct parent, then References newest to oldest.
-        candidates = [*mail.in_reply_to, *reversed(mail.references), *mail.embedded_message_ids]
-        known = await self.repo.ticket_by_message_ids(candidates)
+        candidates = thread_ids(ctx.parsed)
+        stored = ctx.stored_messages
+        known = first_ticket(stored, candidates) if stored is not None else \
+            await self.repo.ticket_by_message_ids(candidates)
         if known is not None:
             return ThreadMatch(known[1], ThreadSignal.REFERENCES, f"<{known[0]}>")
         for message_id in candidates:
