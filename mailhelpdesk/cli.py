@@ -161,6 +161,8 @@ def _add_ticket_actions(tsub: "argparse._SubParsersAction[_Parser]") -> None:
     merge.add_argument("source", type=_positive_int)
     merge.add_argument("target", type=_positive_int)
     merge.add_argument("--as", dest="actor", metavar="EMAIL", help="the agent merging (default: system)")
+    merge.add_argument("--force", action="store_true", help="merge tickets of different customers too (the "
+                       "source's requester becomes a cc of the target and receives its answers)")
     follow = tsub.add_parser("collaborators", help="agents who follow a ticket besides its assignee")
     follow.add_argument("number", type=_positive_int)
     follow.add_argument("--add", action="append", default=[], metavar="EMAIL")
@@ -398,7 +400,8 @@ async def _ticket_action(runtime: "Runtime", args: argparse.Namespace, out: Text
     runtime.rules.load()  # a broken rules file stops here, with all its problems
     actor = agent_actor(runtime, args.actor, required=args.action in ("reply", "note"))
     if args.action == "merge":
-        return await run_action(runtime, lambda s, a, m: s.merge(args.source, args.target, a, m), actor, out, err)
+        return await run_action(runtime, lambda s, a, m: s.merge(args.source, args.target, a, m, args.force),
+                                actor, out, err)
     if args.action == "collaborators":
         return await run_action(runtime, lambda s, a, m: s.collaborators(args.number, args.add, args.remove, a, m),
                                 actor, out, err)

@@ -105,8 +105,14 @@ def _body(draft: Draft) -> MIMEPart:
             maintype, subtype = "application", "octet-stream"
         # The file name is a MIME parameter the stdlib encodes (RFC 2231); it must hold no line break.
         message.add_attachment(attachment.data, maintype=maintype.lower(), subtype=subtype.lower(),
-                               filename=_clean(attachment.filename)[:_MAX_NAME] or "attachment")
+                               filename=_file_name(attachment.filename))
     return message
+
+
+def _file_name(name: str) -> str:
+    """A file name for the MIME parameter: one line, and no encoded-word look-alike, which this
+    Python's header code would decode into a line break of its own."""
+    return _clean(name).replace("=?", "=_")[:_MAX_NAME] or "attachment"
 
 
 def _transfer_encoding(body: str) -> str:

@@ -101,8 +101,8 @@ class Notifier:
         if view is None:
             return 0
         box = self._mailbox(view.mailbox)
-        mails = [_Mail(view, notice, recipient.lower(), box, cause, self.clock(), now)
-                 for notice in notices for recipient in notice.to or (view.requester.email,)]
+        mails = [_Mail(view, notice, recipient.lower(), box, cause, self.clock(), now) for notice in notices
+                 for recipient in notice.to or ((view.requester.email,) if notice.audience == "customer" else ())]
         moments = replace(moments, now=now)
         ruleset = self.rules()
         return sum([await self._queue(mail, ruleset, moments) for mail in mails])
@@ -132,6 +132,11 @@ class Notifier:
         await self._thread_message(mail, draft, Rendered("agent_reply", "", draft.subject, answer.text, draft.html),
                                    raw, outbox_id, {"agent": answer.agent})
         return outbox_id
+
+    def answer_refused(self, requester: str, at: datetime, now: datetime) -> str:
+        """Why an agent's answer written ``at`` cannot go to ``requester`` ('' if it can)."""
+        stale = self._stale(at, now)
+        return stale.reason if stale is not None else refused_address(requester, self.guard.ours)
 
     async def _answer_cc(self, ticket_id: int, view: TicketView) -> list[Person]:
         """The ticket's cc contacts we may write to (never an agent, never one of our addresses)."""

@@ -6,6 +6,7 @@ why. Otherwise ``#cc`` people join first (so the answer reaches them), then the 
 together with the answer, and ``#merge`` comes last.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,8 @@ class AgentReplyHandler:
         ruleset, actor = self.rules(), Actor.agent(ctx.agent.address)
         parsed = parse_agent_reply(ctx.parsed.text, actor.address, Vocabulary(
             frozenset(ruleset.teams), frozenset(ruleset.agents)))
-        errors = parsed.errors or await self._merge_errors(ticket, parsed.commands)
+        errors = parsed.errors or await self._merge_errors(ticket, parsed.commands) or \
+            _leaks(new_text(parsed.body), ticket.number)
         if errors:
             await self._refuse(ticket, actor, moment, ctx.inbound_id, errors)
             return
@@ -97,6 +99,19 @@ class AgentReplyHandler:
                                                           {"errors": shown}), moment.at, moment.now)
 
 
+_SIGNED_AGENT_ADDRESS = re.compile(r"\+\d{1,12}\.a\.[a-z2-7]{12}@", re.IGNORECASE)
+
+
+def _leaks(text: str, number: int) -> tuple[CommandError, ...]:
+    """The text to send still holds our notification (a quote the trimming did not recognise):
+    then nothing is sent, the agent is told. Sending nothing is the safe failure here."""
+    if _SIGNED_AGENT_ADDRESS.search(text) or f"/tickets/{number}" in text:
+        return (CommandError(0, "", "the text to send still holds the quoted notification (an agent's reply "
+                                    "address or the ticket's panel link); write your answer above the quoted "
+                                    "mail and send it again"),)
+    return ()
+
+
 def _changes(commands: tuple[Command, ...]) -> FieldChanges:
     line = _value(commands, "line")
     tags = tuple(t for c in commands if c.name == "tag" and isinstance(c.value, tuple) for t in c.value)
@@ -123,6 +138,8 @@ def _files(raw: bytes) -> tuple[OutboundFile, ...]:
     """The agent's attachments and inline images, as far as a relay will take them."""
     files, total = [], 0
     for attachment, data in attachment_payloads(raw):
+        if attachment.content_type.startswith("message/") or attachment.content_type == "text/rfc822-headers":
+            continue  # an attached mail is most likely our notification: internal, never the customer's
         total += len(data)
         if total > MAX_ATTACHMENT_BYTES:
             break

@@ -9,6 +9,7 @@ UTC (on SQLite the ORM's ISO text), JSON is compact text.
 
 import json
 import re
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -79,9 +80,11 @@ class Sql:
         if postgres:
             row = await client.execute_insert(_numbered(sql + " RETURNING id"), list(params))
             return int(row["id"])
+        values = [_sqlite_value(p) for p in params]
+        if sqlite3.sqlite_version_info < (3, 35):  # RETURNING arrived in SQLite 3.35
+            return int(await client.execute_insert(sql, values))
         # One statement, not two: the driver's insert asks SQLite for last_insert_rowid() separately.
-        rows = (await client.execute_query(sql + " RETURNING id", [_sqlite_value(p) for p in params]))[1]
-        return int(rows[0][0])
+        return int((await client.execute_query(sql + " RETURNING id", values))[1][0][0])
 
     async def insert_if_new(self, sql: str, *params: Any, key: str = "id") -> bool:
         """An ``INSERT … ON CONFLICT DO NOTHING``; True if it added the row. (On PostgreSQL the

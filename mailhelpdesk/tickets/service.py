@@ -92,6 +92,9 @@ class TicketService:
         stored, wanted = found
         if not text.strip():
             return Refused("the answer has no text")
+        refused = await self._undeliverable(stored, moment)
+        if refused is not None:
+            return refused
         if wanted.status == TicketStatus.NEW.value:
             wanted = replace(wanted, status=TicketStatus.OPEN.value)  # an agent has taken it up
         result = await self._decide(stored, "agent_replied", wanted, moment, mail)
@@ -151,10 +154,13 @@ class TicketService:
                                   at=moment.now)
         return Done(stored.number, tuple(f"cc + contact {c}" for c in added))
 
-    async def merge(self, source: int, target: int, actor: Actor, moment: Moment) -> ActionResult:
+    async def merge(self, source: int, target: int, actor: Actor, moment: Moment,
+                    force: bool = False) -> ActionResult:
         """Merge ticket ``source`` into ``target``: its mail, people and followers move; it closes
-        quietly (no rules, no mail) and later mail addressed to it lands on ``target``."""
-        found = await self._mergeable(source, target)
+        quietly (no rules, no mail) and later mail addressed to it lands on ``target``. Tickets of
+        different customers (neither the requester nor the company in common) only with ``force``:
+        the one's requester would receive the other's answers."""
+        found = await self._mergeable(source, target, force)
         if isinstance(found, Refused):
             return found
         old, new = found
@@ -172,16 +178,28 @@ class TicketService:
 
     async def merge_refused(self, source: int, target: int) -> Refused | None:
         """Why ``source`` cannot be merged into ``target`` (None: it can), before anything changes."""
-        found = await self._mergeable(source, target)
+        found = await self._mergeable(source, target, force=False)
         return found if isinstance(found, Refused) else None
 
-    async def _mergeable(self, source: int, target: int) -> tuple[StoredTicket, StoredTicket] | Refused:
+    async def _mergeable(self, source: int, target: int, force: bool) -> tuple[StoredTicket, StoredTicket] | Refused:
         if source == target:
             return Refused(f"cannot merge #{source} into itself")
         old, new = await self._stored(source), await self._stored(target)
         if isinstance(old, Refused):
             return old
-        return new if isinstance(new, Refused) else (old, new)
+        if isinstance(new, Refused):
+            return new
+        if not force and not await self._same_customer(old.number, new.number):
+            return Refused(f"#{source} and #{target} have different customers (neither the requester nor the "
+                           "company in common): merged, the one would receive the other's answers")
+        return old, new
+
+    async def _same_customer(self, first: int, second: int) -> bool:
+        one, two = await self.repo.ticket_ref(number=first), await self.repo.ticket_ref(number=second)
+        if one is None or two is None:
+            return False
+        return one.requester_email == two.requester_email or (one.company_id is not None
+                                                              and one.company_id == two.company_id)
 
     # --- what mail and time do ---------------------------------------------------------------
 
@@ -263,10 +281,13 @@ class TicketService:
                                   inbound_id=_inbound(written), actor=str(actor), at=moment.now)
         columns = changed_columns(stored.state, result, moment.at, stored.dues)
         columns["updated_at"] = max(moment.now, stored.updated_at)
-        if stored.history_only and not self.is_history(moment):
-            columns["history_only"] = False  # an agent acts on it now: it is live
-        if result.after.status == TicketStatus.CLOSED.value and stored.state.status != TicketStatus.CLOSED.value:
+        # A history ticket stays quiet whatever is set on it (a clean-up of an imported archive must
+        # mail no one); only an answer to its customer, or their fresh mail, makes it live.
+        closed = TicketStatus.CLOSED.value
+        if result.after.status == closed and stored.state.status != closed:
             columns["closed_at"] = moment.at
+        elif stored.state.status == closed and result.after.status != closed:
+            columns["closed_at"] = None
         await self.repo.update_ticket(stored.id, **columns)
         await self.writer.record(stored.id, result, moment.at, _inbound(written), stored, now=moment.now)
         watchers = await self._watchers(stored)
@@ -274,6 +295,16 @@ class TicketService:
             result.event, stored.state, result.after, fired=result.fired, actor=actor.address, watchers=watchers,
             answered=answered), moment.at, moment.now)
         return tuple(f"{c['field']}: {c['old']} → {c['new']}" for c in _diff(stored.state, result.after))
+
+    async def _undeliverable(self, stored: StoredTicket, moment: Moment) -> Refused | None:
+        """An answer that cannot go out is refused before anything changes (it meets no deadline),
+        except on a history ticket: an archive's answers are its story, recorded and not sent."""
+        if stored.history_only:
+            return None
+        ref = await self.repo.ticket_ref(ticket_id=stored.id)
+        requester = ref.requester_email if ref else ""
+        reason = self.notifier.answer_refused(requester, moment.at, moment.now)
+        return Refused(f"the answer cannot go to {requester}: {reason}") if reason else None
 
     async def _watchers(self, stored: StoredTicket) -> tuple[str, ...]:
         return await self.repo.collaborators(stored.id) if stored.followed else ()

@@ -342,7 +342,12 @@ async def test_a_merge_moves_the_thread_closes_the_source_and_its_mail_follows(r
     done(await act(rt.service.collaborators(source, [IVAN], [], AS_ANNA, Moment.of(clock.now))))
     clock.now = MONDAY_10 + HOUR
 
-    result = done(await act(rt.service.merge(source, target, AS_ANNA, Moment.of(clock.now))))
+    # Different customers: the one would receive the other's answers, so only when forced.
+    assert await act(rt.service.merge(source, target, AS_ANNA, Moment.of(clock.now))) == Refused(
+        f"#{source} and #{target} have different customers (neither the requester nor the company in common): "
+        "merged, the one would receive the other's answers")
+    assert (await Ticket.get(number=source)).merged_into is None
+    result = done(await act(rt.service.merge(source, target, AS_ANNA, Moment.of(clock.now), force=True)))
 
     assert result.changes == (f"#{source} merged into #{target} (2 messages moved)",)
     merged = await Ticket.get(number=source)
@@ -559,12 +564,15 @@ async def test_a_merge_that_cannot_be_made_refuses_the_whole_mail(rt: Runtime, c
 async def test_an_answer_that_cannot_go_out_is_not_reported_as_queued(rt: Runtime, clock: Clock) -> None:
     number, _ = await new_ticket(rt, clock, sender="Robot <noreply@globex.ru>")
 
-    result = done(await act(rt.service.reply(number, "Thanks.", AS_ANNA, Moment.of(clock.now))))
+    before = await snapshot(number)
 
-    rows = await Outbox.filter(ticket__number=number, template="agent_reply")
-    assert [(r.status, r.reason) for r in rows] == [
-        ("suppressed", "noreply@globex.ru is a machine address that reads no mail")]
-    assert result.outbox_id == 0
+    result = await act(rt.service.reply(number, "Thanks.", AS_ANNA, Moment.of(clock.now)))
+
+    # Refused before anything changes: an answer that cannot go out meets no deadline either.
+    assert result == Refused("the answer cannot go to noreply@globex.ru: noreply@globex.ru is a machine address "
+                             "that reads no mail")
+    assert await Outbox.filter(ticket__number=number, template="agent_reply").count() == 0
+    assert await snapshot(number) == before
 
 
 async def test_an_agents_direct_mail_to_a_customer_opens_the_ticket_as_the_agent(rt: Runtime,
@@ -583,3 +591,71 @@ async def test_an_agents_direct_mail_to_a_customer_opens_the_ticket_as_the_agent
                                   ).order_by("id")
     assert [(e.kind, e.actor) for e in recorded] == [("ticket.created", "agent:anna@example.com"),
                                                      ("message.agent_direct", "agent:anna@example.com")]
+
+
+# --- what proves nothing changes nothing -------------------------------------------------------------
+
+
+async def test_a_forged_direct_mail_adds_no_reader_to_a_ticket(rt: Runtime, clock: Clock) -> None:
+    number, _ = await new_ticket(rt, clock)
+    before, mails, events = await snapshot(number), await last_outbox(), await last_event()
+    forged = mail(f"Re: Printer on floor 3 is broken [#{number}]", sender=f"Anna Smirnova <{ANNA}>",
+                  to="Eve <eve@evil.example>", cc=SUPPORT, body="Forwarding for you.\n", date=clock.now)
+
+    assert await ingest(rt, forged) == number
+
+    assert await snapshot(number) == before
+    assert [c.email for c in (await Ticket.get(number=number).prefetch_related("cc")).cc] == []
+    assert await outbox_since(mails) == []
+    [stored] = [m for m in await Message.filter(ticket__number=number).order_by("id") if m.from_addr == ANNA]
+    assert (stored.visibility, stored.flags["agent"]["kind"]) == ("internal", "unverified")
+    assert [e.kind for e in await events_since(events, number)] == ["message.unverified"]
+
+
+async def test_an_answer_a_customer_also_received_is_recorded_not_relayed(rt: Runtime, clock: Clock) -> None:
+    number, _ = await new_ticket(rt, clock)
+    before, mails = await snapshot(number), await last_outbox()
+    answer = mail(f"Re: Printer on floor 3 is broken [#{number}]", sender=f"Anna Smirnova <{ANNA}>",
+                  to=signed_for(rt, number, ANNA), cc=PAT, body="#status resolved\n\nDone.\n", date=clock.now)
+
+    assert await ingest(rt, answer) == number
+
+    # The customer has it from Anna already, with her signed address: no second copy, no commands taken.
+    assert await snapshot(number) == before
+    assert await outbox_since(mails) == []
+    [kind] = [e.data for e in await Event.filter(ticket__number=number, kind="message.agent_direct")]
+    assert "no commands taken" in kind["reason"]
+
+
+async def test_a_quote_the_trimming_missed_is_never_relayed(rt: Runtime, clock: Clock) -> None:
+    number, _ = await new_ticket(rt, clock)
+    before, mails = await snapshot(number), await last_outbox()
+    leaked = (f"Replaced the toner.\n\nNotification about #{number}: reply to "
+              f"{signed_for(rt, number, ANNA)}, open http://127.0.0.1:8000/tickets/{number}\n")
+    answer = agent_mail(number, "#status resolved\n\n" + leaked, to=signed_for(rt, number, ANNA), at=clock.now)
+
+    assert await ingest(rt, answer) == number
+
+    assert await snapshot(number) == before
+    assert sent(await outbox_since(mails)) == {("agent_command_failed", ANNA)}
+    [refused] = await event_data(number, "agent.mail_refused")
+    assert "still holds the quoted notification" in refused["errors"][0]["reason"]
+
+
+async def test_an_attached_mail_is_not_passed_on_to_the_customer(rt: Runtime, clock: Clock) -> None:
+    number, _ = await new_ticket(rt, clock)
+    mails = await last_outbox()
+    answer = message_from_bytes(agent_mail(number, "Here is the manual.\n", to=signed_for(rt, number, ANNA),
+                                           at=clock.now), policy=policy.default)
+    assert isinstance(answer, EmailMessage)
+    answer.add_attachment(b"%PDF-1.4 manual", maintype="application", subtype="pdf", filename="manual.pdf")
+    inner = message_from_bytes(b"From: support@example.com\r\nSubject: [#1000] internal\r\n\r\nTier: vip\r\n",
+                               policy=policy.default)
+    answer.add_attachment(inner)  # Outlook's "attach the original message"
+
+    assert await ingest(rt, answer.as_bytes()) == number
+
+    [relayed] = [r for r in await outbox_since(mails) if r.template == "agent_reply"]
+    files = [part.get_filename() for part in parsed(relayed).iter_attachments()]
+    assert files == ["manual.pdf"]
+    assert b"Tier: vip" not in bytes(relayed.raw_message)

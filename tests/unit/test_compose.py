@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailhelpdesk.outbound.compose import compose
-from mailhelpdesk.outbound.draft import Draft
+from mailhelpdesk.outbound.draft import Draft, OutboundFile
 
 SUBJECT = "Заявка: не работает сервер"
 NAME = "Иван Петров"
@@ -335,3 +335,17 @@ def test_customer_text_cannot_inject_headers(from_name: str, to_names: list[str]
 
 def squeeze(value: str) -> str:
     return "".join(value.split())
+
+
+def test_an_answer_carries_cc_and_files_and_no_file_name_adds_a_header() -> None:
+    files = (OutboundFile("manual.pdf", "application/pdf", b"%PDF-1.4"),
+             OutboundFile("=?utf-8?q?a=0D=0AX-Evil:_1?=", "text/plain", b"x"),
+             OutboundFile("odd.bin", "not a type", b"\x00\x01"))
+    raw = compose(draft(cc=(("Bob", "bob@acme.com"),), attachments=files))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Cc"] == "Bob <bob@acme.com>"
+    parts = list(cast(EmailMessage, message).iter_attachments())
+    assert [p.get_content_type() for p in parts] == ["application/pdf", "text/plain", "application/octet-stream"]
+    assert parts[0].get_content() == b"%PDF-1.4" and parts[0].get_filename() == "manual.pdf"
+    assert all(p["X-Evil"] is None for p in parts)
+    assert b"\r\nX-Evil" not in raw

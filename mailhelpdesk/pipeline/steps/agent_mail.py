@@ -36,17 +36,21 @@ class AgentMailStep:
         sender = mail.sender[1].lower() if mail.sender else ""
         if ctx.is_automatic or not sender or not ruleset.is_agent(sender):
             return CONTINUE
+        customers = [(n, a) for n, a in (*mail.to, *mail.cc)
+                     if not is_ours(a, self.our_addresses) and not ruleset.is_agent(a)]
         proof = await self._proof(ctx, sender, _candidates(ruleset, sender))
         if proof is not None:
             ticket, how = proof
             ctx.thread = ThreadMatch(ticket, ctx.thread.signal if ctx.thread and ctx.thread.ticket == ticket
                                      else ThreadSignal.REPLY_ADDRESS, how)
+            if customers:  # the customer has it already: the desk sends nothing twice, takes no commands
+                ctx.agent = AgentMail(sender, "direct", f"{how}, and written to {customers[0][1]} as well: "
+                                      "recorded, nothing relayed, no commands taken", customers[0])
+                return CONTINUE
             ctx.agent = AgentMail(sender, "verified", how)
             return CONTINUE
         found = await self._ticket(ctx)
-        customers = [(n, a) for n, a in (*mail.to, *mail.cc)
-                     if not is_ours(a, self.our_addresses) and not ruleset.is_agent(a)]
-        if customers:
+        if customers and (found is None or await self._its_people(found, customers)):
             ctx.thread = ThreadMatch(found, ctx.thread.signal if ctx.thread else ThreadSignal.NEW,
                                      ctx.thread.detail if ctx.thread else "")
             ctx.agent = AgentMail(sender, "direct", f"written to {customers[0][1]} with the desk copied",
@@ -72,6 +76,11 @@ class AgentMailStep:
             live = await self.repo.live_ticket_ref(ticket.number)
             return live or ticket, f"in reply to our mail to {sender} (or their team) on #{ticket.number}"
         return None
+
+    async def _its_people(self, ticket: TicketRef, customers: list[tuple[str, str]]) -> bool:
+        """Whether the mail went to the ticket's requester or cc (else it is no answer on that ticket)."""
+        addresses = {a.lower() for _, a in customers}
+        return ticket.requester_email in addresses or bool(addresses & await self.repo.ticket_cc_emails(ticket.id))
 
     async def _ticket(self, ctx: MailContext) -> TicketRef | None:
         """The ticket threading found, else the one a ``[#N]`` subject token names (agents belong

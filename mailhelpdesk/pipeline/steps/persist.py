@@ -109,9 +109,8 @@ class PersistStep:
                                   inbound_id=ctx.inbound_id, actor=f"agent:{agent.address}", at=moment.now)
             await self.agent_replies.handle(ctx, ticket, moment)
             return CONTINUE
-        if agent.kind == "direct":
-            await self._add_people(ctx, ticket)
-            await self.repo.touch_ticket(ticket.id, self._when(ctx))
+        # Direct and unverified mail proves nothing about its sender: recorded, it changes nothing
+        # (not even who is copied on the ticket: a forged From must not add a reader).
         kind = "message.agent_direct" if agent.kind == "direct" else "message.unverified"
         await self.repo.event(kind, {"from": agent.address, "reason": agent.reason}, ticket_id=ticket.id,
                               inbound_id=ctx.inbound_id, actor=f"agent:{agent.address}", at=moment.now)
