@@ -4,6 +4,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import Token
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -108,6 +109,7 @@ class IngestBatch:
         self._open: AbstractAsyncContextManager[Any] | None = None
         self._count = 0
         self._started = 0.0
+        self._events: Token[list[tuple[Any, ...]] | None] | None = None
 
     async def __aenter__(self) -> "IngestBatch":
         if self._workers > 0:
@@ -146,10 +148,22 @@ class IngestBatch:
     async def _begin(self) -> None:
         self._open = transaction()
         await self._open.__aenter__()
+        self._events = self._intake.repo.batch_events()
         self._count, self._started = 0, time.monotonic()
 
     async def _end(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                    tb: TracebackType | None) -> None:
         opened, self._open = self._open, None
-        if opened is not None:
-            await opened.__aexit__(exc_type, exc, tb)
+        if opened is None:
+            return
+        try:
+            if exc_type is None:  # the batch's events go in with it, in one statement per 200
+                await self._intake.repo.write_batch_events()
+        except BaseException as failed:
+            await opened.__aexit__(type(failed), failed, failed.__traceback__)
+            raise
+        finally:
+            if self._events is not None:
+                self._intake.repo.end_batch_events(self._events)
+                self._events = None
+        await opened.__aexit__(exc_type, exc, tb)

@@ -82,8 +82,7 @@ class AgentReplyHandler:
         agents = [a for a in addresses if ruleset.is_agent(a)]
         contacts = []
         for address in (a for a in addresses if not ruleset.is_agent(a)):
-            company, _ = await self.companies.resolve(address)
-            contacts.append(await self.repo.contact(address, "", company.id if company else None))
+            contacts.append((await self.companies.contact(address, ""))[0])
         if agents:
             refused = _refused(await self.service.collaborators(number, agents, (), actor, moment))
             if refused is not None:

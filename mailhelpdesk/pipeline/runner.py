@@ -116,11 +116,12 @@ class Pipeline:
             state = await self._claim(job, ctx)
             if state != InboundState.ACCEPTED.value:  # another worker got there first
                 return ProcessResult(ctx.inbound_id, InboundState(state), "already processed", "accept")
-            async with self.repo.gathered_events():
+            async with self.repo.gathered_events() as gathered:
                 outcome, step = await self._run_steps(ctx, current)
             result = self._result(ctx, outcome, step)
             await self.repo.finish_inbound(ctx.inbound_id, result.state, self.clock(),
                                            **_inbound_info(ctx, result), error="")
+        self.repo.keep_events(gathered)  # only now: a mail rolled back to its savepoint leaves no events
         return result
 
     async def _claim(self, job: _Job, ctx: MailContext) -> str:

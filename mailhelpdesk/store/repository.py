@@ -3,8 +3,8 @@
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -49,6 +49,17 @@ class TicketRef:
     company_id: int | None
     requester_email: str
     merged_into: int | None = None  # the number of the ticket it was merged into
+
+
+ContactRow = tuple[int, str, int | None]  # id, name, company id
+
+
+@dataclass(slots=True)
+class GatheredEvents:
+    """The events one mail records, written together (see ``Repository.gathered_events``)."""
+
+    deferred: bool  # a batch writes them at its commit
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +291,29 @@ class Repository:
                 await CompanyDomain.filter(id=existing.id).update(company_id=company.id)
         return company.id
 
+    async def contact_and_company(self, email: str, domains: Sequence[str]) -> tuple[ContactRow | None,
+                                                                                      CompanyRef | None]:
+        """The contact of ``email`` and the company owning the most specific of ``domains``, in one
+        query (every mail needs both)."""
+        rows = await self._sql.rows(
+            'SELECT 1, "email", "id", "name", CAST("company_id" AS TEXT) FROM "contact" WHERE "email" = ?'
+            + (' UNION ALL SELECT 0, d."domain", c."id", c."name", c."tier" FROM "company_domain" d'
+               f' JOIN "company" c ON c."id" = d."company_id" WHERE d."domain" IN ({_marks(len(domains))})'
+               if domains else ''),
+            email, *domains,
+        )
+        contact = next(((int(r[2]), str(r[3]), int(r[4]) if r[4] is not None else None)
+                        for r in rows if int(r[0]) == 1), None)
+        owners = {str(r[1]): CompanyRef(int(r[2]), str(r[3]), str(r[4])) for r in rows if int(r[0]) == 0}
+        return contact, next((owners[d] for d in domains if d in owners), None)
+
     async def contact(self, email: str, name: str, company_id: int | None) -> int:
         existing = await self._sql.first('SELECT "id", "name", "company_id" FROM "contact" WHERE "email" = ?', email)
+        return await self.write_contact(existing, email, name, company_id)
+
+    async def write_contact(self, existing: Sequence[Any] | None, email: str, name: str,
+                            company_id: int | None) -> int:
+        """Create the contact, or fill in a name and company it lacks; ``existing`` is its row, if any."""
         if existing is None:
             return await self._sql.insert(
                 'INSERT INTO "contact" ("email", "name", "company_id", "created_at") VALUES (?, ?, ?, ?)',
@@ -394,21 +426,46 @@ class Repository:
         rows = [(kind, actor, to_json(data), moment, inbound_id, ticket_id) for kind, data in events]
         pending = _PENDING_EVENTS.get()
         if pending is not None:
-            pending.extend(rows)
+            pending.rows.extend(rows)
         else:
             await self._sql.insert_many(_INSERT_EVENT, rows)
 
     @asynccontextmanager
-    async def gathered_events(self) -> AsyncIterator[None]:
+    async def gathered_events(self) -> AsyncIterator[GatheredEvents]:
         """Events recorded inside are written in one statement at the end (a mail records several;
-        each statement is a round trip). Nothing is written if the block raises: its transaction
-        is rolled back anyway."""
-        token = _PENDING_EVENTS.set([])
+        each statement is a round trip), or, while a batch collects them (``batch_events``), left
+        for the caller to hand over with ``keep_events`` once its savepoint is released. Nothing
+        is written if the block raises: its transaction is rolled back anyway."""
+        gathered = GatheredEvents(deferred=_BATCH_EVENTS.get() is not None)
+        token = _PENDING_EVENTS.set(gathered)
         try:
-            yield
-            await self._sql.insert_many(_INSERT_EVENT, _PENDING_EVENTS.get() or [])
+            yield gathered
         finally:
             _PENDING_EVENTS.reset(token)
+        if not gathered.deferred:
+            await self._sql.insert_many(_INSERT_EVENT, gathered.rows)
+
+    def keep_events(self, gathered: GatheredEvents) -> None:
+        """The events of a mail whose savepoint was released: the batch writes them at its commit."""
+        batch = _BATCH_EVENTS.get()
+        if gathered.deferred and batch is not None:
+            batch.extend(gathered.rows)
+
+    def batch_events(self) -> Token[list[tuple[Any, ...]] | None]:
+        """Collect the events of a batch's mails until ``write_batch_events`` (one statement per
+        200 events instead of one per mail); the token ends the collecting."""
+        return _BATCH_EVENTS.set([])
+
+    async def write_batch_events(self) -> None:
+        """Write what the batch collected, inside its transaction, before it commits."""
+        batch = _BATCH_EVENTS.get()
+        if batch:
+            await self._sql.insert_many(_INSERT_EVENT, batch)
+            batch.clear()
+
+    @staticmethod
+    def end_batch_events(token: Token[list[tuple[Any, ...]] | None]) -> None:
+        _BATCH_EVENTS.reset(token)
 
     # --- collaborators and merging -------------------------------------------------------
 
@@ -451,7 +508,9 @@ _INSERT_EVENT = ('INSERT INTO "event" ("kind", "actor", "data", "created_at", "i
                  ' VALUES (?, ?, ?, ?, ?, ?)')
 # The events of the task's current mail, while ``gathered_events`` is open (per task: mails are
 # processed concurrently by ``serve``).
-_PENDING_EVENTS: ContextVar[list[tuple[Any, ...]] | None] = ContextVar("pending_events", default=None)
+_PENDING_EVENTS: ContextVar["GatheredEvents | None"] = ContextVar("pending_events", default=None)
+# The events of an ingest batch's processed mails, written when the batch commits.
+_BATCH_EVENTS: ContextVar[list[tuple[Any, ...]] | None] = ContextVar("batch_events", default=None)
 _TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
                   "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "sla_policy_rule",
                   "first_response_due", "next_response_due", "update_due", "resolution_due", "status_since",

@@ -22,7 +22,7 @@ from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.parse import parse_mail
 from mailhelpdesk.pipeline.parse_ahead import ParseAhead
 from mailhelpdesk.pipeline.runner import Pipeline
-from mailhelpdesk.store.models import Inbound, Message, Ticket
+from mailhelpdesk.store.models import Event, Inbound, Message, Ticket
 
 from .conftest import MAILBOXES
 from .mails import mail, reply_to
@@ -81,6 +81,12 @@ async def test_a_failing_message_is_rolled_back_alone_and_quarantined(rt: Runtim
     assert (poison.state, poison.step, poison.attempts) == ("quarantined", "fragile", 1)
     assert b"Subject: Poison" in bytes(poison.raw_message)
     assert not await Message.filter(inbound_id=poison.id).exists()
+    # A batch writes its mails' events when it commits: the poisoned mail's were rolled back with it.
+    assert not await Event.filter(inbound_id=poison.id).exists()
+    for subject in ("First", "Last"):
+        ingested = await Inbound.get(source=subject)
+        kinds = set(await Event.filter(inbound_id=ingested.id).values_list("kind", flat=True))
+        assert {"ticket.created", "sla.policy"} <= kinds, (subject, kinds)
 
 
 async def test_bytes_stored_before_are_skipped_without_breaking_the_batch(rt: Runtime) -> None:

@@ -159,8 +159,7 @@ class PersistStep:
         ids = [sender.contact_id] if joins and sender.contact_id is not None else []
         for name, address in people:
             if address != ticket.requester_email:
-                company, _ = await self.companies.resolve(address)
-                ids.append(await self.repo.contact(address, name, company.id if company else None))
+                ids.append((await self.companies.contact(address, name))[0])
         added = await self.repo.add_cc(ticket.id, ids)
         if added and not ctx.created_ticket:
             await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket.id,

@@ -22,16 +22,31 @@ class CompanyResolver:
     auto_create: bool
     our_domains: Callable[[], frozenset[str]] = frozenset  # agents' domains
 
-    async def resolve(self, address: str) -> tuple[CompanyRef | None, str]:
-        """The company of an address and a short reason for the decision."""
+    async def contact(self, address: str, name: str) -> tuple[int, CompanyRef | None, str]:
+        """The contact of an address (created or completed), its company and a short reason for the
+        company; both looked up in one query."""
         domain = domain_of(address)
+        excluded = self._excluded(domain)
+        existing, company = await self.repo.contact_and_company(address, [] if excluded else parent_domains(domain))
+        if excluded:
+            reason = excluded
+        elif company is not None:
+            reason = f"domain {domain}"
+        else:
+            company, reason = await self._unknown(domain)
+        contact_id = await self.repo.write_contact(existing, address, name, company.id if company else None)
+        return contact_id, company, reason
+
+    def _excluded(self, domain: str) -> str:
+        """Why a domain never has a company ('' if it may)."""
         if self.freemail.contains(domain):
-            return None, f"free-mail domain {domain}"
+            return f"free-mail domain {domain}"
         if domain in self.our_domains():  # a customer who copies an agent makes no company of us
-            return None, f"our own domain {domain}"
-        company = await self.repo.company_for_domains(parent_domains(domain))
-        if company is not None:
-            return company, f"domain {domain}"
+            return f"our own domain {domain}"
+        return ""
+
+    async def _unknown(self, domain: str) -> tuple[CompanyRef | None, str]:
+        """A domain no company owns: its organisation's company, a new one, or none."""
         if not self.auto_create or not is_plausible_domain(domain):
             return None, f"no company for {domain}"
         org = organisation_domain(domain)
@@ -63,8 +78,7 @@ class SenderStep:
             return CONTINUE
         if agent is not None:  # an agent wrote to a customer with the desk copied: the ticket is theirs
             name, email = agent.customer
-        company, reason = await self.companies.resolve(email)
-        contact_id = await self.repo.contact(email, name, company.id if company else None)
+        contact_id, company, reason = await self.companies.contact(email, name)
         ctx.sender = SenderInfo(email, name, contact_id, company.id if company else None, reason,
                                 company.name if company else "", company.tier if company else "")
         return CONTINUE
