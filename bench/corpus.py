@@ -57,6 +57,7 @@ class CorpusSpec:
     redelivery_rate: float = 0.01
     support_address: str = "support@localhost"
     start: datetime = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    plain: bool = False  # every mail one small text/plain part: no HTML, no attachments
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,9 +316,11 @@ def _boundary(rng: random.Random) -> str:
     return f"----=_Part_{rng.randrange(10**6)}_{rng.getrandbits(48):012x}.{rng.getrandbits(32)}"
 
 
-def _body(rng: random.Random, draft: Draft, charset: str) -> mime.Part:
+def _body(rng: random.Random, draft: Draft, charset: str, plain: bool = False) -> mime.Part:
     """The message's root part: text, alternative, HTML-only, related; attachments wrap it in mixed."""
     cte = _cte(rng, charset)
+    if plain:
+        return mime.text_part("plain", draft.text, charset, cte)
     shape = rng.choices(("plain", "alternative", "html"), (52, 38, 10))[0]
     image_cid = f"image001.png@{rng.getrandbits(40):010x}" if shape != "plain" and rng.random() < 0.08 else ""
     plain = mime.text_part("plain", draft.text, charset, cte)
@@ -363,7 +366,7 @@ def _dkim(rng: random.Random, sender: Person) -> str:
             f"\tb={folded}")
 
 
-def render(rng: random.Random, draft: Draft, support: str) -> bytes:
+def render(rng: random.Random, draft: Draft, support: str, plain: bool = False) -> bytes:
     charset = _charset(rng, draft.sender.lang)
     when = draft.date.astimezone(timezone(timedelta(minutes=rng.choice(draft.sender.lang.tz_offsets))))
     headers = [*_received(rng, draft.sender, draft.date, support),
@@ -383,7 +386,7 @@ def render(rng: random.Random, draft: Draft, support: str) -> bytes:
     if draft.references:
         headers.append("References: " + "\n\t".join(f"<{r}>" for r in draft.references))
     headers += [f"X-Mailer: {rng.choice(MAILERS)}", *draft.extra_headers]
-    return mime.message(headers, _body(rng, draft, charset))
+    return mime.message(headers, _body(rng, draft, charset, plain))
 
 
 # --- automatic mail ------------------------------------------------------------------------
@@ -549,7 +552,7 @@ class Generator:
             draft.in_reply_to, draft.references = references[-1], references
 
     def _send(self, draft: Draft, thread: Thread) -> bytes:
-        raw = render(self.rng, draft, self.spec.support_address)
+        raw = render(self.rng, draft, self.spec.support_address, self.spec.plain)
         if draft.message_id:
             thread.message_ids.append(draft.message_id)
         thread.last_text, thread.last_from, thread.last_date = draft.text, draft.sender, draft.date

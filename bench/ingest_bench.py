@@ -1,6 +1,6 @@
 """Ingest benchmark: mailhelpdesk against the floor, measured in the same run.
 
-    .venv/bin/python bench/ingest_bench.py [--messages 5000] [--scale 10] [--format eml|mbox]
+    .venv/bin/python bench/ingest_bench.py [--messages 5000] [--scale 10] [--format eml|mbox] [--plain]
         [--database-url postgres://...] [--via api|cli] [--profile DIR] [--workdir DIR] [--keep]
 
 For each corpus size it generates a deterministic corpus (bench/corpus.py) into a temporary
@@ -361,7 +361,10 @@ def bench_size(args: argparse.Namespace, workdir: Path, size: int, out: TextIO) 
     run_dir.mkdir(parents=True, exist_ok=True)
     corpus = run_dir / ("corpus.mbox" if args.format == "mbox" else "corpus")
     started = time.perf_counter()
-    stats = write_corpus(CorpusSpec(messages=size, seed=args.seed), corpus, args.format).summary()
+    spec = CorpusSpec(messages=size, seed=args.seed)
+    if args.plain:  # small plain mails only: what a mail costs when its MIME costs nothing
+        spec = CorpusSpec(messages=size, seed=args.seed, auto_reply_rate=0, bounce_rate=0, plain=True)
+    stats = write_corpus(spec, corpus, args.format).summary()
     stats["generate_seconds"] = time.perf_counter() - started
     _print_corpus(out, size, args, stats)
     ingests, floors = [], []
@@ -505,6 +508,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=1, help="also run N x SCALE messages and compare peak RSS")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--format", choices=("eml", "mbox"), default="eml", help="directory of .eml files or one mbox")
+    p.add_argument("--plain", action="store_true", help="a corpus of small plain-text mails (threads, no HTML, "
+                   "attachments, auto-replies or bounces)")
     p.add_argument("--database-url", help="postgres://USER:PW@HOST:PORT/DB: ingest into fresh databases "
                    "created (and dropped) on that server; the floor stays SQLite")
     p.add_argument("--via", choices=("api", "cli"), default="api",
