@@ -70,8 +70,7 @@ class TimerJob:
         await self.repo.event(_EVENT_KINDS.get(timer.event, "timer.fired"), _describe(timer), ticket_id=stored.id,
                               actor=str(TIMER), at=now)
         sla_target = timer.target if timer.event in SLA_EVENTS else ""
-        await self.service.apply_rules(stored, result, TIMER, Moment.of(now), sla_target=sla_target,
-                                       extra={"closed_at": now} if timer.event == AUTO_CLOSE else {})
+        await self.service.apply_rules(stored, result, TIMER, Moment.of(now), sla_target=sla_target)
         return timer.event
 
     async def _rules(self, timer: DueTimer, stored: StoredTicket, now: datetime) -> RulesResult:

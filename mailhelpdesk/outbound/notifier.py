@@ -115,10 +115,9 @@ class Notifier:
         box = self._mailbox(view.mailbox)
         notice = Notice("agent_reply", "customer", ())
         mail = _Mail(view, notice, view.requester.email.lower(), box, "agent_replied", self.clock(), now)
-        refused = refused_address(mail.recipient, self.guard.ours)
-        quiet = self._quiet(view, at, now)
-        if quiet is not None or refused:
-            reason = quiet.reason if quiet is not None else refused
+        history = self._history(view)
+        reason = history.reason if history is not None else self.answer_refused(mail.recipient, at, now)
+        if reason:  # an imported archive's answer is its story: recorded, not sent
             await self._record(mail, b"", "", "", SUPPRESSED, reason, "mail.suppressed", automatic=False,
                                actor=answer.agent)
             return 0
@@ -169,12 +168,9 @@ class Notifier:
         return self.templates.render(template, chosen, self.contexts.build(
             view, notice, recipient, chosen, mail.box, ruleset, Moments(close_time(ruleset, self.clock()))))
 
-    def _quiet(self, view: TicketView, at: datetime, now: datetime) -> Verdict | None:
-        """Old mail (an archive being imported) must not mail its senders years later, neither
-        at once nor through what its ticket fires later (timers, closing, surveys)."""
-        return self._stale(at, now) or self._history(view)
-
     def _stale(self, at: datetime, now: datetime) -> Verdict | None:
+        """Old mail (an archive being imported) must not mail its senders years later, neither
+        at once nor, through its ticket (``_history``), by what that fires later."""
         hours = self.settings.outbox.max_age_hours
         if now - at > timedelta(hours=hours):
             return Verdict("suppress", f"caused by mail of {at:%Y-%m-%d %H:%M} UTC, older than {hours} hours")

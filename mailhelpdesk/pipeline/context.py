@@ -62,7 +62,6 @@ class MailContext:
     rules: RulesResult | None = None  # what the rules decided, for ``persist`` to write
     rules_at: datetime | None = None  # the moment the rules ran for (the mail's date, never the future)
     stored_ticket: StoredTicket | None = None  # the replied-to ticket as the rules saw it
-    from_agent: bool = False  # a team member's reply on a ticket
     agent: AgentMail | None = None  # mail from a declared agent (see ``AgentMailStep``)
     stored_messages: dict[str, StoredMessage] | None = None  # its own and its thread's IDs we store
     survey_score: int | None = None  # the mail is a one-digit answer to the satisfaction survey
@@ -76,6 +75,13 @@ class MailContext:
         if self.mail is None:
             raise RuntimeError("step ordering error: message not parsed yet")
         return self.mail
+
+    @property
+    def known_messages(self) -> dict[str, StoredMessage]:
+        """The mail's own and its thread's Message-IDs that we store; the duplicate step looks them up."""
+        if self.stored_messages is None:
+            raise RuntimeError("step ordering error: stored Message-IDs not looked up yet")
+        return self.stored_messages
 
     @property
     def written_at(self) -> datetime:

@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+from mailhelpdesk.domain.types import TicketStatus
 from mailhelpdesk.rules.engine import Change, Fired, TicketState
 from mailhelpdesk.rules.result import RulesResult
 from mailhelpdesk.rules.sla import DUE_COLUMNS
@@ -35,6 +36,11 @@ def changed_columns(before: TicketState, result: RulesResult, at: datetime,
         fields["tags"] = sorted(after.tags)
     if "status" in fields:
         fields["status_since"] = at
+        # When it closed, whoever closed it (an agent, a rule, the silence after the closing request).
+        if after.status == TicketStatus.CLOSED.value:
+            fields["closed_at"] = at
+        elif before.status == TicketStatus.CLOSED.value:
+            fields["closed_at"] = None
     return fields | _sla_columns(result, stored_dues)
 
 

@@ -95,6 +95,8 @@ class StoredTicket:
     merged_into: int | None = None  # the ticket number it was merged into
     history_only: bool = False  # made from archived mail: nothing it causes mails anyone
     followed: bool = False  # some agent collaborates on it
+    requester: str = ""  # the requester's address
+    company_id: int | None = None
 
     def sla(self) -> SlaTicket:
         return SlaTicket(self.policy, self.created_at, self.paused_at, self.paused, self.dues)
@@ -185,10 +187,6 @@ class Repository:
             'SELECT "id", "fingerprint", "ticket_id" FROM "message" WHERE "message_id" = ?', message_id
         )
         return (int(row[0]), str(row[1]), int(row[2])) if row else None
-
-    async def ticket_by_message_ids(self, message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
-        """The ticket of the first of ``message_ids`` (in the given order) that we have stored."""
-        return first_ticket(await self.stored_messages(message_ids), message_ids)
 
     async def stored_messages(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:
         """The stored messages among ``message_ids`` (at most 200), with their tickets, in one query:
@@ -307,10 +305,6 @@ class Repository:
         owners = {str(r[1]): CompanyRef(int(r[2]), str(r[3]), str(r[4])) for r in rows if int(r[0]) == 0}
         return contact, next((owners[d] for d in domains if d in owners), None)
 
-    async def contact(self, email: str, name: str, company_id: int | None) -> int:
-        existing = await self._sql.first('SELECT "id", "name", "company_id" FROM "contact" WHERE "email" = ?', email)
-        return await self.write_contact(existing, email, name, company_id)
-
     async def write_contact(self, existing: Sequence[Any] | None, email: str, name: str,
                             company_id: int | None) -> int:
         """Create the contact, or fill in a name and company it lacks; ``existing`` is its row, if any."""
@@ -335,12 +329,15 @@ class Repository:
 
     # --- tickets -------------------------------------------------------------------------
 
-    async def stored_ticket(self, ticket_id: int) -> StoredTicket | None:
-        """What rules and SLA clocks need of a stored ticket, with its company, in one query."""
+    async def stored_ticket(self, ticket_id: int | None = None, *, number: int | None = None) -> StoredTicket | None:
+        """What rules, SLA clocks and the ticket service need of a stored ticket (by id or number),
+        with its company and requester, in one query."""
+        column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
         row = await self._sql.first(
-            f'SELECT {_columns(_STORED_FIELDS, "t")}, c."name", c."tier",'
+            f'SELECT {_columns(_STORED_FIELDS, "t")}, c."name", c."tier", p."email",'
             ' EXISTS (SELECT 1 FROM "ticket_collaborator" tc WHERE tc."ticket_id" = t."id") FROM "ticket" t'
-            ' LEFT JOIN "company" c ON c."id" = t."company_id" WHERE t."id" = ?', ticket_id,
+            ' LEFT JOIN "company" c ON c."id" = t."company_id" JOIN "contact" p ON p."id" = t."requester_id"'
+            f' WHERE t.{column} = ?', value,
         )
         return _stored_ticket(row) if row is not None else None
 
@@ -522,7 +519,7 @@ _TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": ""
                                     "history_only": False}
 _STORED_FIELDS = ("id", "number", "sla_policy", "urgency", "line", "team", "assignee", "status", "tags",
                   "sla_policy_rule", "mailbox", "created_at", "updated_at", "status_since", "sla_paused_at",
-                  "sla_paused_seconds", *DUE_COLUMNS.values(), "merged_into", "history_only")
+                  "sla_paused_seconds", *DUE_COLUMNS.values(), "merged_into", "history_only", "company_id")
 _MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_reply_to", "references", "direction",
                    "visibility", "from_name", "from_addr", "to", "cc", "subject", "date", "text", "reply_text", "html",
                    "html_sanitized", "flags", "thread_signal")
@@ -544,7 +541,7 @@ def _columns(names: Sequence[str], table: str = "") -> str:
 
 
 def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":
-    values = dict(zip((*_STORED_FIELDS, "company", "tier", "followed"), row, strict=True))
+    values = dict(zip((*_STORED_FIELDS, "company", "tier", "requester", "followed"), row, strict=True))
     state = TicketState(urgency=str(values["urgency"]), line=int(values["line"]), team=str(values["team"]),
                         assignee=str(values["assignee"]), status=str(values["status"]),
                         tags=frozenset(from_json(values["tags"]) or ()), sla_policy=str(values["sla_policy_rule"]))
@@ -557,9 +554,14 @@ def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":
         status_since=_moment(values["status_since"]) or created,
         paused_at=_moment(values["sla_paused_at"]), paused=timedelta(seconds=int(values["sla_paused_seconds"] or 0)),
         dues={target: _moment(values[column]) for target, column in DUE_COLUMNS.items()},
-        merged_into=int(values["merged_into"]) if values["merged_into"] is not None else None,
+        merged_into=_int_or_none(values["merged_into"]),
         history_only=bool(values["history_only"]), followed=bool(values["followed"]),
+        requester=str(values["requester"]), company_id=_int_or_none(values["company_id"]),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def _moment(value: Any) -> datetime | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailhelpdesk.domain.types import Direction, TicketStatus, Visibility
+from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Visibility
 from mailhelpdesk.outbound.draft import OutboundFile
 from mailhelpdesk.outbound.notifier import Answer, Notifier
 from mailhelpdesk.outbound.planner import Notice, TicketChange
@@ -148,10 +148,7 @@ class TicketService:
         stored = await self._stored(number)
         if isinstance(stored, Refused):
             return stored
-        added = await self.repo.add_cc(stored.id, contact_ids)
-        if added:
-            await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=stored.id, actor=str(actor),
-                                  at=moment.now)
+        added = await self.copy_people(stored.id, contact_ids, actor, moment)
         return Done(stored.number, tuple(f"cc + contact {c}" for c in added))
 
     async def merge(self, source: int, target: int, actor: Actor, moment: Moment,
@@ -189,17 +186,10 @@ class TicketService:
             return old
         if isinstance(new, Refused):
             return new
-        if not force and not await self._same_customer(old.number, new.number):
+        if not force and not _same_customer(old, new):
             return Refused(f"#{source} and #{target} have different customers (neither the requester nor the "
                            "company in common): merged, the one would receive the other's answers")
         return old, new
-
-    async def _same_customer(self, first: int, second: int) -> bool:
-        one, two = await self.repo.ticket_ref(number=first), await self.repo.ticket_ref(number=second)
-        if one is None or two is None:
-            return False
-        return one.requester_email == two.requester_email or (one.company_id is not None
-                                                              and one.company_id == two.company_id)
 
     # --- what mail and time do ---------------------------------------------------------------
 
@@ -219,10 +209,39 @@ class TicketService:
         await self.notifier.ticket_changed(ticket_id, TicketChange("ticket_created", None, after, fired=fired),
                                            moment.at, moment.now)
 
+    async def customer_replied(self, ticket: TicketRef, stored: StoredTicket | None, result: RulesResult | None,
+                               actor: Actor, moment: Moment, inbound_id: int, written_at: datetime) -> None:
+        """A customer's mail on a ticket: it reopens a waiting or finished ticket, makes a history
+        ticket live when it is fresh, and what the ``customer_replied`` rules decided is written."""
+        reopened = ticket.status in REOPENED_BY_REPLY
+        if reopened:
+            await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
+                                  ticket_id=ticket.id, inbound_id=inbound_id, actor=str(actor), at=moment.now)
+        if stored is None or result is None:
+            await self.repo.touch_ticket(ticket.id, written_at)
+            return
+        extra: dict[str, Any] = {}
+        if written_at > stored.updated_at:  # moves forward only: mail clocks are often wrong
+            extra["updated_at"] = written_at
+        if stored.history_only and not self.is_history(moment):
+            extra["history_only"] = False  # fresh mail: what the ticket does now may mail people
+        await self.apply_rules(stored, result, actor, moment, inbound_id, ticket.status if reopened else "",
+                               extra=extra)
+
+    async def copy_people(self, ticket_id: int, contact_ids: Sequence[int], actor: Actor, moment: Moment,
+                          inbound_id: int | None = None, announce: bool = True) -> list[int]:
+        """Customers copied on a ticket (they get the agents' answers); ``announce``: as an event
+        (a new ticket's first people are part of its creation)."""
+        added = await self.repo.add_cc(ticket_id, contact_ids)
+        if added and announce:
+            await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket_id, inbound_id=inbound_id,
+                                  actor=str(actor), at=moment.now)
+        return added
+
     async def apply_rules(self, stored: StoredTicket, result: RulesResult, actor: Actor, moment: Moment,
                           inbound_id: int | None = None, reopened_from: str = "", sla_target: str = "",
-                          extra: dict[str, Any] | None = None) -> None:
-        """Write what the rules decided on a mail (``customer_replied``) or a timer, and notify."""
+                          extra: dict[str, Any] | None = None, answered: bool = False) -> None:
+        """Write what the rules decided (on a mail, a timer or an agent's change) and notify."""
         columns = changed_columns(stored.state, result, moment.at, stored.dues) | (extra or {})
         if columns:
             await self.repo.update_ticket(stored.id, **columns)
@@ -230,7 +249,7 @@ class TicketService:
         watchers = await self._watchers(stored)
         await self.notifier.ticket_changed(stored.id, TicketChange(
             result.event, stored.state, result.after, reopened_from, result.fired, sla_target, actor.address,
-            watchers), moment.at, moment.now)
+            watchers, answered), moment.at, moment.now)
 
     def is_history(self, moment: Moment) -> bool:
         """Mail older than ``outbox.max_age_hours``: an archive being imported."""
@@ -247,8 +266,7 @@ class TicketService:
     # --- the steps every action shares -------------------------------------------------------
 
     async def _stored(self, number: int) -> StoredTicket | Refused:
-        ref = await self.repo.ticket_ref(number=number)
-        stored = await self.repo.stored_ticket(ref.id) if ref else None
+        stored = await self.repo.stored_ticket(number=number)
         if stored is None:
             return Refused(f"no ticket #{number}")
         if stored.merged_into is not None:
@@ -275,25 +293,15 @@ class TicketService:
 
     async def _write(self, stored: StoredTicket, wanted: TicketState, result: RulesResult, actor: Actor,
                      moment: Moment, written: Written | None, answered: bool = False) -> tuple[str, ...]:
+        """An agent's change: what they asked for as an event, then what came of it. A history
+        ticket stays quiet whatever is set on it (a clean-up of an imported archive must mail no
+        one); only an answer to its customer, or their fresh mail, makes it live."""
         asked = _diff(stored.state, wanted)
         if asked:
             await self.repo.event("ticket.changed", {"changes": asked}, ticket_id=stored.id,
                                   inbound_id=_inbound(written), actor=str(actor), at=moment.now)
-        columns = changed_columns(stored.state, result, moment.at, stored.dues)
-        columns["updated_at"] = max(moment.now, stored.updated_at)
-        # A history ticket stays quiet whatever is set on it (a clean-up of an imported archive must
-        # mail no one); only an answer to its customer, or their fresh mail, makes it live.
-        closed = TicketStatus.CLOSED.value
-        if result.after.status == closed and stored.state.status != closed:
-            columns["closed_at"] = moment.at
-        elif stored.state.status == closed and result.after.status != closed:
-            columns["closed_at"] = None
-        await self.repo.update_ticket(stored.id, **columns)
-        await self.writer.record(stored.id, result, moment.at, _inbound(written), stored, now=moment.now)
-        watchers = await self._watchers(stored)
-        await self.notifier.ticket_changed(stored.id, TicketChange(
-            result.event, stored.state, result.after, fired=result.fired, actor=actor.address, watchers=watchers,
-            answered=answered), moment.at, moment.now)
+        await self.apply_rules(stored, result, actor, moment, _inbound(written),
+                               extra={"updated_at": max(moment.now, stored.updated_at)}, answered=answered)
         return tuple(f"{c['field']}: {c['old']} → {c['new']}" for c in _diff(stored.state, result.after))
 
     async def _undeliverable(self, stored: StoredTicket, moment: Moment) -> Refused | None:
@@ -301,10 +309,8 @@ class TicketService:
         except on a history ticket: an archive's answers are its story, recorded and not sent."""
         if stored.history_only:
             return None
-        ref = await self.repo.ticket_ref(ticket_id=stored.id)
-        requester = ref.requester_email if ref else ""
-        reason = self.notifier.answer_refused(requester, moment.at, moment.now)
-        return Refused(f"the answer cannot go to {requester}: {reason}") if reason else None
+        reason = self.notifier.answer_refused(stored.requester, moment.at, moment.now)
+        return Refused(f"the answer cannot go to {stored.requester}: {reason}") if reason else None
 
     async def _watchers(self, stored: StoredTicket) -> tuple[str, ...]:
         return await self.repo.collaborators(stored.id) if stored.followed else ()
@@ -361,6 +367,11 @@ def answering_teams(ruleset: RuleSet, agent: str) -> tuple[str, ...]:
         if recipients:
             return tuple(dict.fromkeys(recipients))
     return ()
+
+
+def _same_customer(one: StoredTicket, two: StoredTicket) -> bool:
+    """The same requester, or the same company."""
+    return one.requester == two.requester or (one.company_id is not None and one.company_id == two.company_id)
 
 
 def _diff(before: TicketState, after: TicketState) -> list[dict[str, Any]]:

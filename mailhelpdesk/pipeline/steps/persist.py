@@ -6,7 +6,7 @@ from typing import Any, Literal, Protocol
 
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
-from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Urgency, Visibility
+from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
 from mailhelpdesk.pipeline.agent_reply import AgentReplyHandler
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.reply_text import reply_text
@@ -155,39 +155,23 @@ class PersistStep:
         people = everyone[:MAX_CC_PER_MESSAGE]  # a 40,000-address To: must not stall intake
         if len(everyone) > len(people):
             ctx.notes.append(f"only the first {MAX_CC_PER_MESSAGE} of {len(everyone)} recipients added as cc")
-        joins = sender.contact_id is not None and sender.email != ticket.requester_email and not ctx.from_agent
+        joins = sender.contact_id is not None and sender.email != ticket.requester_email
         ids = [sender.contact_id] if joins and sender.contact_id is not None else []
         for name, address in people:
             if address != ticket.requester_email:
                 ids.append((await self.companies.contact(address, name))[0])
-        added = await self.repo.add_cc(ticket.id, ids)
-        if added and not ctx.created_ticket:
-            await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket.id,
-                                  inbound_id=ctx.inbound_id, actor=str(_actor(ctx)), at=self._moment(ctx).now)
-
+        await self.service.copy_people(ticket.id, ids, _actor(ctx), self._moment(ctx), ctx.inbound_id,
+                                       announce=not ctx.created_ticket)
 
     async def _update_ticket(self, ctx: MailContext, ticket: TicketRef, created: bool) -> None:
         if created:
             return
-        stored, moment = ctx.stored_ticket, self._moment(ctx)
-        if stored is None or ctx.rules is None:
-            await self.repo.touch_ticket(ticket.id, self._when(ctx))
-        reopened = ticket.status in REOPENED_BY_REPLY and not ctx.from_agent
-        if reopened:
-            await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
-                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id, actor=str(_actor(ctx)),
-                                  at=moment.now)
-        if stored is not None and ctx.rules is not None:
-            extra: dict[str, Any] = {"closed_at": None} if reopened else {}
-            if self._when(ctx) > stored.updated_at:  # moves forward only: mail clocks are often wrong
-                extra["updated_at"] = self._when(ctx)
-            if stored.history_only and not self.service.is_history(moment):
-                extra["history_only"] = False  # fresh mail: what the ticket does now may mail people
-            await self.service.apply_rules(stored, ctx.rules, _actor(ctx), moment, ctx.inbound_id,
-                                           ticket.status if reopened else "", extra=extra)
+        moment = self._moment(ctx)
+        await self.service.customer_replied(ticket, ctx.stored_ticket, ctx.rules, _actor(ctx), moment,
+                                            ctx.inbound_id, self._when(ctx))
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
-        kind = "message.agent_reply" if ctx.from_agent else "message.customer_reply"
-        await self.repo.event(kind, signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id, at=moment.now)
+        await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id,
+                              at=moment.now)
 
     @staticmethod
     def _when(ctx: MailContext) -> datetime:
@@ -211,8 +195,7 @@ def _internal(ctx: MailContext) -> bool:
 def _actor(ctx: MailContext) -> Actor:
     if ctx.agent is not None:  # an agent's direct mail opens a ticket for the customer: the agent acted
         return Actor.agent(ctx.agent.address)
-    address = ctx.sender.email.lower() if ctx.sender else ""
-    return Actor("agent" if ctx.from_agent else "customer", address)
+    return Actor("customer", ctx.sender.email.lower() if ctx.sender else "")
 
 
 def _attachment_fields(a: Any) -> dict[str, Any]:

@@ -27,7 +27,6 @@ class RulesStep:
 
     async def run(self, ctx: MailContext) -> Outcome:
         ticket = ctx.thread.ticket if ctx.thread else None
-        ctx.from_agent = ctx.agent is not None
         # Deadlines run from when the mail was written, as the ticket's dates do; never from the future.
         at = ctx.rules_at = min(ctx.written_at, ctx.accepted_at)
         if ctx.is_automatic or ctx.sender is None or ctx.survey_score is not None or (ctx.agent and ticket):

@@ -41,9 +41,7 @@ class ThreadMatchStep:
 
     async def _by_references(self, ctx: MailContext) -> ThreadMatch | None:
         candidates = thread_ids(ctx.parsed)
-        stored = ctx.stored_messages
-        known = first_ticket(stored, candidates) if stored is not None else \
-            await self.repo.ticket_by_message_ids(candidates)
+        known = first_ticket(ctx.known_messages, candidates)  # looked up with the duplicate check
         if known is not None:
             return ThreadMatch(known[1], ThreadSignal.REFERENCES, f"<{known[0]}>")
         for message_id in candidates:
