@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +24,11 @@ def settings(make_settings: Callable[..., Settings], database_url: str, tmp_path
 async def rt(settings: Settings) -> AsyncIterator[Runtime]:
     async with running(settings) as runtime:
         yield runtime
+
+
+def ruled_settings(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path, rules: str,
+                   **overrides: Any) -> Settings:
+    """Settings of a desk whose rules file (written into ``tmp_path``) holds ``rules``."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(rules)
+    return make_settings(database_url, tmp_path, rules_file=path, **overrides)

@@ -16,6 +16,7 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.store.models import Event, Outbox
 from mailhelpdesk.store.repository import transaction
 
+from .conftest import ruled_settings
 from .mails import Clock, ingest, mail
 from .smtp_sink import Sink, smtp_sink, unused_port
 
@@ -39,10 +40,8 @@ def boot(make_settings: Callable[..., Settings], database_url: str, tmp_path: Pa
 
     @asynccontextmanager
     async def start(port: int, **overrides: Any) -> AsyncIterator[Runtime]:
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(RULES)
-        settings = make_settings(database_url, tmp_path, mailboxes=MAILBOXES, rules_file=rules,
-                                 relay={"host": "127.0.0.1", "port": port, "timeout": 5}, **overrides)
+        settings = ruled_settings(make_settings, database_url, tmp_path, RULES, mailboxes=MAILBOXES,
+                                  relay={"host": "127.0.0.1", "port": port, "timeout": 5}, **overrides)
         async with running(settings, clock=clock) as runtime:
             yield runtime
 

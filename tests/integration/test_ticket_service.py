@@ -18,6 +18,7 @@ from mailhelpdesk.tickets.actor import Actor, Moment
 from mailhelpdesk.tickets.changes import FieldChanges
 from mailhelpdesk.tickets.service import ActionResult, Done, Refused
 
+from .conftest import ruled_settings
 from .mails import SUPPORT, Clock, ingest, mail, reply_to
 
 BOXES = [{"name": "support", "address": SUPPORT, "team": "dispatch"}]
@@ -75,9 +76,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def rt(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path,
              clock: Clock) -> AsyncIterator[Runtime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    settings = make_settings(database_url, tmp_path, mailboxes=BOXES, rules_file=rules)
+    settings = ruled_settings(make_settings, database_url, tmp_path, RULES, mailboxes=BOXES)
     async with running(settings, clock=clock) as runtime:
         for seed in runtime.rules().companies:  # the VIP tier comes from the seeded company
             await runtime.repo.upsert_company(seed.name, seed.domains, seed.tier)

@@ -10,7 +10,7 @@ from mailhelpdesk.app import Runtime, running
 from mailhelpdesk.config import Settings
 from mailhelpdesk.store.models import Event, Ticket, TicketTimer
 
-from .conftest import MAILBOXES
+from .conftest import MAILBOXES, ruled_settings
 from .mails import Clock, agent_reply, ingest, mail, reply_to
 
 RULES = """
@@ -79,9 +79,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def rt(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path,
              clock: Clock) -> AsyncIterator[Runtime]:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    settings = make_settings(database_url, tmp_path, mailboxes=MAILBOXES, rules_file=rules)
+    settings = ruled_settings(make_settings, database_url, tmp_path, RULES, mailboxes=MAILBOXES)
     async with running(settings, clock=clock) as runtime:
         yield runtime
 
