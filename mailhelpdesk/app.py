@@ -28,7 +28,6 @@ from mailhelpdesk.pipeline.steps.sender import CompanyResolver, SenderStep
 from mailhelpdesk.pipeline.steps.survey_reply import SurveyReplyStep
 from mailhelpdesk.pipeline.steps.thread_match import ThreadMatchStep
 from mailhelpdesk.rules.current import CurrentRules
-from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.store.outbox import OutboxStore
@@ -69,7 +68,7 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     freemail = load_freemail(settings.freemail_file, settings.freemail_extra)
     ours = settings.our_addresses()
     rules = CurrentRules(settings.rules_file, settings.templates_dir)
-    companies = CompanyResolver(repo, freemail, settings.auto_create_companies, lambda: _agent_domains(rules()))
+    companies = CompanyResolver(repo, freemail, settings.auto_create_companies, lambda: rules().agent_domains)
     outbox, ratings = OutboxStore(), RatingStore()
     templates = Templates(settings.admin_templates())
     notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours), templates,
@@ -95,10 +94,6 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job, templates,
                    notifier, outbox, OutboxSender(settings, outbox, repo), ratings, service)
 
-
-def _agent_domains(ruleset: RuleSet) -> frozenset[str]:
-    """Agents' domains are ours: never a customer company."""
-    return frozenset(a.rpartition("@")[2] for a in ruleset.agents)
 
 
 @asynccontextmanager

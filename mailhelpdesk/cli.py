@@ -395,7 +395,8 @@ async def _tickets_list(reads: "Reads", args: argparse.Namespace, out: TextIO, e
 
 
 async def _ticket_action(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from mailhelpdesk.commands.ticket_actions import agent_actor, field_changes, read_text, run_action
+    from mailhelpdesk.commands.ticket_actions import agent_actor, read_text, run_action
+    from mailhelpdesk.tickets.changes import FieldChanges
 
     runtime.rules.load()  # a broken rules file stops here, with all its problems
     actor = agent_actor(runtime, args.actor, required=args.action in ("reply", "note"))
@@ -405,7 +406,7 @@ async def _ticket_action(runtime: "Runtime", args: argparse.Namespace, out: Text
     if args.action == "collaborators":
         return await run_action(runtime, lambda s, a, m: s.collaborators(args.number, args.add, args.remove, a, m),
                                 actor, out, err)
-    changes = field_changes(args.status, args.urgency, args.line, args.team, args.assignee, args.tag)
+    changes = FieldChanges(args.status, args.urgency, args.line, args.team, args.assignee, tuple(args.tag or ()))
     if args.action == "set":
         if not changes:
             raise ConfigError("tickets set: give at least one of --status, --urgency, --line, --team, --assignee, "

@@ -11,7 +11,6 @@ from mailhelpdesk.app import Runtime
 from mailhelpdesk.errors import ConfigError
 from mailhelpdesk.store.repository import transaction
 from mailhelpdesk.tickets.actor import SYSTEM, Actor, Moment
-from mailhelpdesk.tickets.changes import FieldChanges
 from mailhelpdesk.tickets.service import ActionResult, Refused, TicketService
 
 EXIT_REFUSED = 1
@@ -52,8 +51,3 @@ def read_text(source: Path | None, stdin: TextIO | None = None) -> str:
         return source.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from None
-
-
-def field_changes(status: str | None, urgency: str | None, line: int | None, team: str | None,
-                  assignee: str | None, tags: list[str] | None) -> FieldChanges:
-    return FieldChanges(status, urgency, line, team, assignee, tuple(tags or ()))

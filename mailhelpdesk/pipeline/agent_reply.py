@@ -22,8 +22,8 @@ from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.store.repository import Repository, TicketRef
 from mailhelpdesk.tickets.actor import Actor, Moment
 from mailhelpdesk.tickets.changes import FieldChanges
-from mailhelpdesk.tickets.mail_commands import AgentReply, Command, CommandError, Vocabulary, parse_agent_reply
-from mailhelpdesk.tickets.service import ActionResult, Refused, TicketService, Written
+from mailhelpdesk.tickets.mail_commands import Command, CommandError, Vocabulary, parse_agent_reply
+from mailhelpdesk.tickets.service import ActionResult, Refused, TicketService
 
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # what goes on to the customer; most relays refuse more
 
@@ -41,14 +41,13 @@ class AgentReplyHandler:
         ruleset, actor = self.rules(), Actor.agent(ctx.agent.address)
         parsed = parse_agent_reply(ctx.parsed.text, actor.address, Vocabulary(
             frozenset(ruleset.teams), frozenset(ruleset.agents)))
-        errors = parsed.errors or await self._merge_errors(ticket, parsed.commands) or \
-            _leaks(new_text(parsed.body), ticket.number)
+        text = new_text(parsed.body)  # only what the agent wrote: never the quoted notification
+        errors = parsed.errors or await self._merge_errors(ticket, parsed.commands) or _leaks(text, ticket.number)
         if errors:
             await self._refuse(ticket, actor, moment, ctx.inbound_id, errors)
             return
-        written = Written(ctx.inbound_id)
         refused = await self._people(ticket.number, parsed.commands, actor, moment)
-        refused = refused or _refused(await self._answer(ctx, ticket.number, parsed, actor, moment, written))
+        refused = refused or _refused(await self._answer(ctx, ticket.number, text, parsed.commands, actor, moment))
         merge = _value(parsed.commands, "merge")
         if refused is None and isinstance(merge, int):
             refused = _refused(await self.service.merge(ticket.number, merge, actor, moment))
@@ -63,16 +62,15 @@ class AgentReplyHandler:
         refused = await self.service.merge_refused(ticket.number, merge.value)
         return (CommandError(merge.line, merge.source, refused.reason),) if refused else ()
 
-    async def _answer(self, ctx: MailContext, number: int, parsed: AgentReply, actor: Actor, moment: Moment,
-                      written: Written) -> ActionResult:
-        changes = _changes(parsed.commands)
-        text = new_text(parsed.body)  # only what the agent wrote: never the quoted notification
-        if any(c.name == "note" for c in parsed.commands) or not text:
-            if not text and not changes:
-                return await self.service.set_fields(number, changes, actor, moment, written)
-            return await self.service.note(number, text, actor, moment, changes, written)
-        return await self.service.reply(number, text, actor, moment, changes, _files(ctx.raw), written,
-                                        mail=ctx.parsed)
+    async def _answer(self, ctx: MailContext, number: int, text: str, commands: tuple[Command, ...], actor: Actor,
+                      moment: Moment) -> ActionResult:
+        changes, inbound_id = _changes(commands), ctx.inbound_id
+        if text and not any(c.name == "note" for c in commands):
+            return await self.service.reply(number, text, actor, moment, changes, _files(ctx.raw), inbound_id,
+                                            mail=ctx.parsed)
+        if not text and not changes:  # nothing said, nothing asked: the agent has seen it
+            return await self.service.set_fields(number, changes, actor, moment, inbound_id)
+        return await self.service.note(number, text, actor, moment, changes, inbound_id)
 
     async def _people(self, number: int, commands: tuple[Command, ...], actor: Actor,
                       moment: Moment) -> Refused | None:
@@ -80,9 +78,7 @@ class AgentReplyHandler:
         ruleset = self.rules()
         addresses = [a for c in commands if c.name == "cc" and isinstance(c.value, tuple) for a in c.value]
         agents = [a for a in addresses if ruleset.is_agent(a)]
-        contacts = []
-        for address in (a for a in addresses if not ruleset.is_agent(a)):
-            contacts.append((await self.companies.contact(address, ""))[0])
+        contacts = [(await self.companies.contact(a, ""))[0] for a in addresses if a not in agents]
         if agents:
             refused = _refused(await self.service.collaborators(number, agents, (), actor, moment))
             if refused is not None:

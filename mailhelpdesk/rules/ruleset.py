@@ -77,6 +77,8 @@ class RuleSet:
     sources: tuple[Path, ...] = ()  # every file read: the rules file and those it names
     replies: Replies = field(default_factory=Replies)
     agents: dict[str, Agent] = field(default_factory=dict)  # by address, lower case
+    # Their domains are ours, never a customer company: asked for every address of every mail.
+    agent_domains: frozenset[str] = frozenset()
 
     @property
     def sla_calendar(self) -> BusinessCalendar | None:
@@ -158,7 +160,8 @@ def _read(reader: Reader, path: Path, sections: dict[str, yaml.Node], templates_
     rules = _rules(reader, sections.get("rules"), names)
     companies = tuple(read_companies(reader, sections.get("companies")))
     return RuleSet(path, calendars, read_lines(reader, sections.get("lines")), teams, sla, companies, rules,
-                   (path, *reader.included), read_replies(reader, sections.get("replies")), agents)
+                   (path, *reader.included), read_replies(reader, sections.get("replies")), agents,
+                   frozenset(a.rpartition("@")[2] for a in agents))
 
 
 def _rules(reader: Reader, node: yaml.Node | None, names: Names) -> tuple[Rule, ...]:

@@ -5,6 +5,8 @@ rules the change triggers (``agent_replied``, ``status_changed`` …), moves the
 the changed columns, records typed events (who, what, old → new, at the action's clock) and
 queues the notifications. The caller holds the transaction (the pipeline's for a mail, the
 timer job's for a timer, the command line's for an action), so a change is whole or absent.
+An action's ``inbound_id`` names the agent's mail it came from (stored already, its events
+point to it); None for an action from the command line.
 """
 
 import re
@@ -50,13 +52,6 @@ ActionResult = Done | Refused
 
 
 @dataclass(frozen=True, slots=True)
-class Written:
-    """A message the caller already stored (an agent's mail): the service adds no copy of it."""
-
-    inbound_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class TicketService:
     repo: Repository
     timers: TimerStore
@@ -70,22 +65,22 @@ class TicketService:
     # --- what agents and admins do ---------------------------------------------------------
 
     async def set_fields(self, number: int, changes: FieldChanges, actor: Actor, moment: Moment,
-                         written: Written | None = None) -> ActionResult:
+                         inbound_id: int | None = None) -> ActionResult:
         """Change status, urgency, line, team, assignee or tags; rules on ``status_changed`` follow."""
         found = await self._load(number, changes)
         if isinstance(found, Refused):
             return found
         stored, wanted = found
         result = await self._decide(stored, "agent_changed", wanted, moment)
-        lines = await self._write(stored, wanted, result, actor, moment, written)
+        lines = await self._write(stored, wanted, result, actor, moment, inbound_id)
         return Done(stored.number, lines)
 
     async def reply(self, number: int, text: str, actor: Actor, moment: Moment, changes: FieldChanges = NO_CHANGES,
-                    attachments: Sequence[OutboundFile] = (), written: Written | None = None,
+                    attachments: Sequence[OutboundFile] = (), inbound_id: int | None = None,
                     mail: ParsedMail | None = None) -> ActionResult:
         """An agent's answer to the customer (and cc), from the mailbox's address; ``agent_replied``."""
         if not self.rules().writes_to_customers(actor.address):
-            return await self.note(number, text, actor, moment, changes, written, answer_needed=True)
+            return await self.note(number, text, actor, moment, changes, inbound_id, answer_needed=True)
         found = await self._load(number, changes)
         if isinstance(found, Refused):
             return found
@@ -101,13 +96,13 @@ class TicketService:
         await self._make_live(stored, moment)
         outbox_id = await self.notifier.relay(stored.id, Answer(actor.address, text, tuple(attachments)),
                                               moment.at, moment.now)
-        lines = await self._write(stored, wanted, result, actor, moment, written, answered=True)
+        lines = await self._write(stored, wanted, result, actor, moment, inbound_id, answered=True)
         await self.repo.event("message.agent_answer", {"outbox": outbox_id, "chars": len(text)},
-                              ticket_id=stored.id, inbound_id=_inbound(written), actor=str(actor), at=moment.now)
+                              ticket_id=stored.id, inbound_id=inbound_id, actor=str(actor), at=moment.now)
         return Done(stored.number, lines, outbox_id)
 
     async def note(self, number: int, text: str, actor: Actor, moment: Moment, changes: FieldChanges = NO_CHANGES,
-                   written: Written | None = None, *, answer_needed: bool = False) -> ActionResult:
+                   inbound_id: int | None = None, *, answer_needed: bool = False) -> ActionResult:
         """An internal note; ``@name`` notifies that agent; from a line that does not write to
         customers, the line below is asked to answer."""
         found = await self._load(number, changes)
@@ -117,11 +112,11 @@ class TicketService:
         if not text.strip() and not changes:
             return Refused("the note has no text")
         result = await self._decide(stored, "agent_changed", wanted, moment)
-        if written is None:
+        if inbound_id is None:  # from the command line; an agent's mail is stored already
             await self._note_message(stored, text, actor, moment)
-        lines = await self._write(stored, wanted, result, actor, moment, written)
+        lines = await self._write(stored, wanted, result, actor, moment, inbound_id)
         await self.repo.event("note.added", {"chars": len(text), "answer_needed": answer_needed},
-                              ticket_id=stored.id, inbound_id=_inbound(written), actor=str(actor), at=moment.now)
+                              ticket_id=stored.id, inbound_id=inbound_id, actor=str(actor), at=moment.now)
         await self._tell_about_note(stored, text, actor, moment, answer_needed)
         return Done(stored.number, lines)
 
@@ -292,15 +287,15 @@ class TicketService:
         return run_rules(ruleset, event, facts, wanted, stored.tier, moment.at, stored.sla(), stored.state.status)
 
     async def _write(self, stored: StoredTicket, wanted: TicketState, result: RulesResult, actor: Actor,
-                     moment: Moment, written: Written | None, answered: bool = False) -> tuple[str, ...]:
+                     moment: Moment, inbound_id: int | None, answered: bool = False) -> tuple[str, ...]:
         """An agent's change: what they asked for as an event, then what came of it. A history
         ticket stays quiet whatever is set on it (a clean-up of an imported archive must mail no
         one); only an answer to its customer, or their fresh mail, makes it live."""
         asked = _diff(stored.state, wanted)
         if asked:
             await self.repo.event("ticket.changed", {"changes": asked}, ticket_id=stored.id,
-                                  inbound_id=_inbound(written), actor=str(actor), at=moment.now)
-        await self.apply_rules(stored, result, actor, moment, _inbound(written),
+                                  inbound_id=inbound_id, actor=str(actor), at=moment.now)
+        await self.apply_rules(stored, result, actor, moment, inbound_id,
                                extra={"updated_at": max(moment.now, stored.updated_at)}, answered=answered)
         return tuple(f"{c['field']}: {c['old']} → {c['new']}" for c in _diff(stored.state, result.after))
 
@@ -383,7 +378,3 @@ def _diff(before: TicketState, after: TicketState) -> list[dict[str, Any]]:
     if before.tags != after.tags:
         changes.append({"field": "tags", "old": sorted(before.tags), "new": sorted(after.tags)})
     return changes
-
-
-def _inbound(written: Written | None) -> int | None:
-    return written.inbound_id if written else None
