@@ -78,7 +78,7 @@ class AgentReplyHandler:
         ruleset = self.rules()
         addresses = [a for c in commands if c.name == "cc" and isinstance(c.value, tuple) for a in c.value]
         agents = [a for a in addresses if ruleset.is_agent(a)]
-        contacts = [(await self.companies.contact(a, ""))[0] for a in addresses if a not in agents]
+        contacts = [(await self.companies.contact(a, "")).id for a in addresses if a not in agents]
         if agents:
             refused = _refused(await self.service.collaborators(number, agents, (), actor, moment))
             if refused is not None:

@@ -28,6 +28,7 @@ class SenderInfo:
     company_reason: str
     company_name: str = ""
     company_tier: str = ""
+    language: str = ""  # the contact's, '' if not known yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,11 @@ class MailContext:
         if self.stored_messages is None:
             raise RuntimeError("step ordering error: stored Message-IDs not looked up yet")
         return self.stored_messages
+
+    def known_ticket(self, ticket_id: int) -> StoredTicket | None:
+        """The ticket ``ticket_id`` as read with the mail's thread IDs, if it was (no query needed)."""
+        found = next((m for m in (self.stored_messages or {}).values() if m.ticket.id == ticket_id), None)
+        return found.stored_ticket() if found is not None else None
 
     @property
     def written_at(self) -> datetime:

@@ -51,7 +51,7 @@ class TicketRef:
     merged_into: int | None = None  # the number of the ticket it was merged into
 
 
-ContactRow = tuple[int, str, int | None]  # id, name, company id
+ContactRow = tuple[int, str, int | None, str]  # id, name, company id, language
 
 
 @dataclass(slots=True)
@@ -67,6 +67,11 @@ class StoredMessage:
     id: int
     fingerprint: str
     ticket: TicketRef
+    ticket_row: Sequence[Any] = ()  # its ticket's row for ``StoredTicket``, read with it
+
+    def stored_ticket(self) -> "StoredTicket":
+        """Its ticket as rules see it (built on demand: most of a mail's references are not needed)."""
+        return _stored_ticket(self.ticket_row)
 
 
 def first_ticket(stored: dict[str, StoredMessage], message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
@@ -195,15 +200,12 @@ class Repository:
         if not ids:
             return {}
         rows = await self._sql.rows(
-            'SELECT m."message_id", m."id", m."fingerprint", t."id", t."number", t."status", t."company_id",'
-            ' c."email" FROM "message" m JOIN "ticket" t ON t."id" = m."ticket_id"'
-            ' JOIN "contact" c ON c."id" = t."requester_id"'
+            f'SELECT m."message_id", m."id", m."fingerprint", {_STORED_TICKET_COLUMNS} FROM "message" m'
+            f' JOIN "ticket" t ON t."id" = m."ticket_id" {_STORED_TICKET_JOINS}'
             f' WHERE m."message_id" IN ({_marks(len(ids))})',
             *ids,
         )
-        return {str(r[0]): StoredMessage(int(r[1]), str(r[2]), TicketRef(int(r[3]), int(r[4]), str(r[5]), r[6],
-                                                                         str(r[7])))
-                for r in rows}
+        return {str(r[0]): _stored_message(r) for r in rows}
 
     async def ticket_ref(self, *, ticket_id: int | None = None, number: int | None = None) -> TicketRef | None:
         column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
@@ -294,33 +296,36 @@ class Repository:
         """The contact of ``email`` and the company owning the most specific of ``domains``, in one
         query (every mail needs both)."""
         rows = await self._sql.rows(
-            'SELECT 1, "email", "id", "name", CAST("company_id" AS TEXT) FROM "contact" WHERE "email" = ?'
-            + (' UNION ALL SELECT 0, d."domain", c."id", c."name", c."tier" FROM "company_domain" d'
+            'SELECT 1, "email", "id", "name", CAST("company_id" AS TEXT), "language" FROM "contact" WHERE "email" = ?'
+            + (' UNION ALL SELECT 0, d."domain", c."id", c."name", c."tier", \'\' FROM "company_domain" d'
                f' JOIN "company" c ON c."id" = d."company_id" WHERE d."domain" IN ({_marks(len(domains))})'
                if domains else ''),
             email, *domains,
         )
-        contact = next(((int(r[2]), str(r[3]), int(r[4]) if r[4] is not None else None)
+        contact = next(((int(r[2]), str(r[3]), int(r[4]) if r[4] is not None else None, str(r[5] or ""))
                         for r in rows if int(r[0]) == 1), None)
         owners = {str(r[1]): CompanyRef(int(r[2]), str(r[3]), str(r[4])) for r in rows if int(r[0]) == 0}
         return contact, next((owners[d] for d in domains if d in owners), None)
 
-    async def write_contact(self, existing: Sequence[Any] | None, email: str, name: str,
-                            company_id: int | None) -> int:
-        """Create the contact, or fill in a name and company it lacks; ``existing`` is its row, if any."""
+    async def write_contact(self, existing: ContactRow | None, email: str, name: str, company_id: int | None,
+                            language: str = "") -> ContactRow:
+        """Create the contact (knowing ``language``, that of its first mail), or fill in a name and company
+        it lacks; ``existing`` is its row, if any. Returns the row as written."""
         if existing is None:
-            return await self._sql.insert(
-                'INSERT INTO "contact" ("email", "name", "company_id", "created_at") VALUES (?, ?, ?, ?)',
-                email, name[:200], company_id, datetime.now(UTC),
+            contact_id = await self._sql.insert(
+                'INSERT INTO "contact" ("email", "name", "company_id", "language", "created_at")'
+                ' VALUES (?, ?, ?, ?, ?)',
+                email, name[:200], company_id, language, datetime.now(UTC),
             )
-        cid, old_name, old_company = existing
+            return contact_id, name[:200], company_id, language
+        cid, old_name, old_company, known = existing
         new_name = name[:200] if name and not old_name else old_name
         new_company = company_id if company_id is not None and old_company is None else old_company
         if (new_name, new_company) != (old_name, old_company):
             await self._sql.execute(
                 'UPDATE "contact" SET "name" = ?, "company_id" = ? WHERE "id" = ?', new_name, new_company, cid
             )
-        return int(cid)
+        return cid, new_name, new_company, known
 
     async def learn_language(self, contact_id: int, language: str) -> None:
         """The language of a contact's first mail, unless one is known (detected or set) already."""
@@ -334,10 +339,7 @@ class Repository:
         with its company and requester, in one query."""
         column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
         row = await self._sql.first(
-            f'SELECT {_columns(_STORED_FIELDS, "t")}, c."name", c."tier", p."email",'
-            ' EXISTS (SELECT 1 FROM "ticket_collaborator" tc WHERE tc."ticket_id" = t."id") FROM "ticket" t'
-            ' LEFT JOIN "company" c ON c."id" = t."company_id" JOIN "contact" p ON p."id" = t."requester_id"'
-            f' WHERE t.{column} = ?', value,
+            f'SELECT {_STORED_TICKET_COLUMNS} FROM "ticket" t {_STORED_TICKET_JOINS} WHERE t.{column} = ?', value,
         )
         return _stored_ticket(row) if row is not None else None
 
@@ -538,6 +540,23 @@ def _marks(count: int) -> str:
 def _columns(names: Sequence[str], table: str = "") -> str:
     prefix = f"{table}." if table else ""
     return ", ".join(f'{prefix}"{n}"' for n in names)
+
+
+# A ticket with its company and requester, and whether an agent follows it (``_stored_ticket``).
+_STORED_TICKET_COLUMNS = (
+    f'{_columns(_STORED_FIELDS, "t")}, c."name", c."tier", p."email",'
+    ' EXISTS (SELECT 1 FROM "ticket_collaborator" tc WHERE tc."ticket_id" = t."id")'
+)
+_STORED_TICKET_JOINS = 'LEFT JOIN "company" c ON c."id" = t."company_id" JOIN "contact" p ON p."id" = t."requester_id"'
+
+
+def _stored_message(row: Sequence[Any]) -> StoredMessage:
+    """A row of ``stored_messages``: the message's ID, id and fingerprint, then its ticket's columns."""
+    ticket_row = row[3:]
+    values = dict(zip((*_STORED_FIELDS, "company", "tier", "requester"), ticket_row, strict=False))
+    ref = TicketRef(int(values["id"]), int(values["number"]), str(values["status"]),
+                    _int_or_none(values["company_id"]), str(values["requester"]), _int_or_none(values["merged_into"]))
+    return StoredMessage(int(row[1]), str(row[2]), ref, ticket_row)
 
 
 def _stored_ticket(row: Sequence[Any]) -> "StoredTicket":

@@ -117,10 +117,13 @@ class PersistStep:
         return CONTINUE
 
     async def _greet(self, ctx: MailContext, ticket: TicketRef) -> None:
-        """A new ticket: learn the customer's language from their mail, then acknowledge it."""
-        language = guess_language(f"{ctx.parsed.subject}\n{ctx.parsed.text}")
-        if language and ctx.sender is not None and ctx.sender.contact_id is not None:
-            await self.repo.learn_language(ctx.sender.contact_id, language)
+        """A new ticket: learn the customer's language from their mail (a new contact knows it from
+        its first mail already), then acknowledge it."""
+        sender = ctx.sender
+        if sender is not None and sender.contact_id is not None and not sender.language:
+            language = guess_language(f"{ctx.parsed.subject}\n{ctx.parsed.text}")
+            if language:
+                await self.repo.learn_language(sender.contact_id, language)
         box = ctx.mailbox
         after = ctx.rules.after if ctx.rules else TicketState(line=box.line, team=box.team)
         await self.service.ticket_opened(ticket.id, after, ctx.rules.fired if ctx.rules else (), self._moment(ctx))
@@ -159,7 +162,7 @@ class PersistStep:
         ids = [sender.contact_id] if joins and sender.contact_id is not None else []
         for name, address in people:
             if address != ticket.requester_email:
-                ids.append((await self.companies.contact(address, name))[0])
+                ids.append((await self.companies.contact(address, name)).id)
         await self.service.copy_people(ticket.id, ids, _actor(ctx), self._moment(ctx), ctx.inbound_id,
                                        announce=not ctx.created_ticket)
 

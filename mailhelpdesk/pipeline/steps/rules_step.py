@@ -32,7 +32,8 @@ class RulesStep:
         if ctx.is_automatic or ctx.sender is None or ctx.survey_score is not None or (ctx.agent and ticket):
             return CONTINUE  # an agent's mail on a ticket: the ticket service runs its rules
         ruleset = self.rules()
-        stored = await self.repo.stored_ticket(ticket.id) if ticket else None
+        # The ticket came with the thread's IDs (duplicate step) unless another signal found it.
+        stored = (ctx.known_ticket(ticket.id) or await self.repo.stored_ticket(ticket.id)) if ticket else None
         event = "ticket_created" if stored is None else "customer_replied"
         state = self._state(ctx, stored)
         # The ticket's company decides its tier and SLA policy, whoever writes (an agent, a colleague

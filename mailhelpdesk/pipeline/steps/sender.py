@@ -12,7 +12,16 @@ from mailhelpdesk.companies.domains import (
 )
 from mailhelpdesk.domain.outcomes import CONTINUE, Hold, Outcome
 from mailhelpdesk.pipeline.context import MailContext, SenderInfo
+from mailhelpdesk.rules.facts import guess_language
 from mailhelpdesk.store.repository import CompanyRef, Repository
+
+
+@dataclass(frozen=True, slots=True)
+class FoundContact:
+    id: int
+    company: CompanyRef | None
+    reason: str  # why that company (or none)
+    language: str  # the contact's language, '' if not known yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +31,10 @@ class CompanyResolver:
     auto_create: bool
     our_domains: Callable[[], frozenset[str]] = frozenset  # agents' domains
 
-    async def contact(self, address: str, name: str) -> tuple[int, CompanyRef | None, str]:
+    async def contact(self, address: str, name: str, language: Callable[[], str] | None = None) -> "FoundContact":
         """The contact of an address (created or completed), its company and a short reason for the
-        company; both looked up in one query."""
+        company; both looked up in one query. ``language`` guesses a new contact's language from its
+        first mail (called only for a new contact)."""
         domain = domain_of(address)
         excluded = self._excluded(domain)
         existing, company = await self.repo.contact_and_company(address, [] if excluded else parent_domains(domain))
@@ -34,8 +44,9 @@ class CompanyResolver:
             reason = f"domain {domain}"
         else:
             company, reason = await self._unknown(domain)
-        contact_id = await self.repo.write_contact(existing, address, name, company.id if company else None)
-        return contact_id, company, reason
+        first_language = language() if existing is None and language is not None else ""
+        row = await self.repo.write_contact(existing, address, name, company.id if company else None, first_language)
+        return FoundContact(row[0], company, reason, row[3])
 
     def _excluded(self, domain: str) -> str:
         """Why a domain never has a company ('' if it may)."""
@@ -78,7 +89,8 @@ class SenderStep:
             return CONTINUE
         if agent is not None:  # an agent wrote to a customer with the desk copied: the ticket is theirs
             name, email = agent.customer
-        contact_id, company, reason = await self.companies.contact(email, name)
-        ctx.sender = SenderInfo(email, name, contact_id, company.id if company else None, reason,
-                                company.name if company else "", company.tier if company else "")
+        found = await self.companies.contact(email, name, lambda: guess_language(f"{mail.subject}\n{mail.text}"))
+        company = found.company
+        ctx.sender = SenderInfo(email, name, found.id, company.id if company else None, found.reason,
+                                company.name if company else "", company.tier if company else "", found.language)
         return CONTINUE
