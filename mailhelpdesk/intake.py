@@ -1,5 +1,6 @@
 """Accept raw bytes durably, then process them: the path every transport uses."""
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,8 +14,10 @@ from typing import Any
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.pipeline.parse import ParsedMail
 from mailhelpdesk.pipeline.parse_ahead import ParseAhead
-from mailhelpdesk.pipeline.runner import AlreadyStored, Pipeline, ProcessResult
+from mailhelpdesk.pipeline.runner import AlreadyStored, Pipeline, ProcessResult, TransactionSpoiled
 from mailhelpdesk.store.repository import Repository, transaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -56,16 +59,18 @@ class Intake:
         return (await self.receive_tracked(mailbox, raw, source))[1]
 
     async def receive_tracked(self, mailbox: str, raw: bytes, source: str, preparsed: ParsedMail | None = None,
-                              received: datetime | None = None) -> tuple[int, ProcessResult | None]:
+                              received: datetime | None = None,
+                              savepoint: bool = True) -> tuple[int, ProcessResult | None]:
         """Like ``receive``, also naming the inbound row the bytes are stored in.
 
         For sources that keep their copy until this returns (files): the bytes are stored
         and processed in one transaction. A transport that must answer before processing
-        (SMTP) calls ``accept`` and has the pipeline process the row later.
+        (SMTP) calls ``accept`` and has the pipeline process the row later. ``savepoint``:
+        see ``Pipeline.process_new``.
         """
         now = self.clock()
         try:
-            result = await self.pipeline.process_new(mailbox, raw, source, now, preparsed, received)
+            result = await self.pipeline.process_new(mailbox, raw, source, now, preparsed, received, savepoint)
             return result.inbound_id, result
         except AlreadyStored:
             stored = await self.repo.stored_inbound(mailbox, raw)
@@ -89,13 +94,25 @@ class Intake:
         return [await self.pipeline.process(i) for i in await self.repo.pending_inbound_ids()]
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A message of the open batch, kept to process it again if the batch must be redone."""
+
+    mailbox: str
+    raw: bytes
+    source: str
+    received: datetime | None
+
+
 class IngestBatch:
     """Messages from files, committed together: one commit per batch instead of one per message.
 
-    Each message still runs in its own savepoint, so a failing message is rolled back alone
-    and quarantined. Only for sources that keep their copy: a crash loses at most the
-    uncommitted batch, which a re-run ingests again. A batch holds SQLite's write lock, so it
-    is bounded in time as well as in size; other writers (the SMTP receiver) wait that long.
+    Messages run without savepoints of their own (two statements each less). If one fails,
+    the whole batch is rolled back and its messages are processed again, each in its own
+    savepoint, so the failing one is rolled back alone and quarantined, and the batch is
+    committed. Only for sources that keep their copy: a crash loses at most the uncommitted
+    batch, which a re-run ingests again. A batch holds SQLite's write lock, so it is bounded
+    in time as well as in size and bytes; other writers (the SMTP receiver) wait that long.
     """
 
     def __init__(self, intake: Intake, max_messages: int, max_seconds: float, parse_workers: int,
@@ -107,7 +124,8 @@ class IngestBatch:
         self._max_messages = max_messages
         self._max_seconds = max_seconds
         self._open: AbstractAsyncContextManager[Any] | None = None
-        self._count = 0
+        self._held: list[_Held] = []
+        self._held_bytes = 0
         self._started = 0.0
         self._events: Token[list[tuple[Any, ...]] | None] | None = None
 
@@ -134,9 +152,14 @@ class IngestBatch:
                               received: datetime | None = None) -> tuple[int, ProcessResult | None]:
         """``received``: when an archive says the mail was delivered (its age if its Date is unreadable)."""
         preparsed = await self._ahead.take(raw) if self._ahead is not None else None
-        result = await self._intake.receive_tracked(mailbox, raw, source, preparsed, received)
-        self._count += 1
-        if self._count >= self._max_messages or time.monotonic() - self._started >= self._max_seconds:
+        self._held.append(_Held(mailbox, raw, source, received))
+        self._held_bytes += len(raw)
+        try:
+            result = await self._intake.receive_tracked(mailbox, raw, source, preparsed, received, savepoint=False)
+        except TransactionSpoiled as spoiled:
+            return await self._redo(spoiled)
+        if (len(self._held) >= self._max_messages or self._held_bytes >= _MAX_HELD_BYTES
+                or time.monotonic() - self._started >= self._max_seconds):
             await self.commit()
         return result
 
@@ -145,11 +168,22 @@ class IngestBatch:
         await self._end(None, None, None)
         await self._begin()
 
+    async def _redo(self, spoiled: TransactionSpoiled) -> tuple[int, ProcessResult | None]:
+        """Roll the batch back, process its messages again with a savepoint each, and commit them."""
+        held = self._held
+        log.warning("%s; processing the batch's %d messages again, one savepoint each", spoiled, len(held))
+        await self._end(TransactionSpoiled, spoiled, spoiled.__traceback__)
+        self._intake.repo.rolled_back()
+        await self._begin()
+        done = [await self._intake.receive_tracked(h.mailbox, h.raw, h.source, None, h.received) for h in held]
+        await self.commit()
+        return done[-1]
+
     async def _begin(self) -> None:
         self._open = transaction()
         await self._open.__aenter__()
         self._events = self._intake.repo.batch_events()
-        self._count, self._started = 0, time.monotonic()
+        self._held, self._held_bytes, self._started = [], 0, time.monotonic()
 
     async def _end(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                    tb: TracebackType | None) -> None:
@@ -167,3 +201,7 @@ class IngestBatch:
                 self._intake.repo.end_batch_events(self._events)
                 self._events = None
         await opened.__aexit__(exc_type, exc, tb)
+
+
+# Held messages are kept for a redo until their batch commits: this bounds their memory.
+_MAX_HELD_BYTES = 32 * 1024 * 1024

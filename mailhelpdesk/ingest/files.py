@@ -86,10 +86,19 @@ def _iter_maildir(path: Path) -> Iterator[Item]:
 
 
 def _iter_file(path: Path) -> Iterator[Item]:
-    if _is_mbox(path):
+    """An mbox's messages, or the file as one message (opened once: most inputs are small files)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(5)
+            mail = None if head == b"From " else RawMail(
+                head + handle.read(), str(path), datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC))
+    except OSError as exc:
+        yield Unreadable(str(path), exc.strerror or str(exc))
+        return
+    if mail is None:
         yield from _iter_mbox(path)
     else:
-        yield _read(path)
+        yield mail
 
 
 def _read(path: Path) -> Item:

@@ -35,6 +35,7 @@ from mailhelpdesk.pipeline.charsets import (
     repair_header_bytes,
 )
 from mailhelpdesk.pipeline.html_text import html_to_text, sanitize_html
+from mailhelpdesk.pipeline.reply_text import reply_text
 
 MAX_PARTS = 500
 MAX_DEPTH = 30
@@ -70,6 +71,7 @@ class ParsedMail:
     subject: str
     date: datetime | None
     text: str
+    reply_text: str  # the new part of ``text``: quoted history and signature cut (``reply_text``)
     html: str
     html_sanitized: str
     attachments: list[Attachment]
@@ -110,6 +112,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         subject=_clip(" ".join(decode_header_value(_one(headers, "subject")).split())),
         date=_date(_one(headers, "date")),
         text=text,
+        reply_text=reply_text(text),  # here, so that parse workers do it too
         html=html,
         html_sanitized=sanitize_html(html) if html else "",
         attachments=body.attachments,

@@ -14,14 +14,15 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
 from mailhelpdesk.config import MailboxSettings
-from mailhelpdesk.domain.outcomes import Continue, Duplicate, Hold, Ignore, Outcome
+from mailhelpdesk.domain.outcomes import CONTINUE, Continue, Duplicate, Hold, Ignore, Outcome
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.pipeline.context import MailContext, Step
 from mailhelpdesk.pipeline.parse import ParsedMail
@@ -52,10 +53,28 @@ class _Job:
     inbound_id: int | None = None
     preparsed: ParsedMail | None = None  # valid for the first attempt only: steps change the parsed mail
     received: datetime | None = None  # when an archive says it was delivered
+    savepoint: bool = True  # False: a failure raises ``TransactionSpoiled`` (the caller redoes its batch)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One try at a message: the step it is in, and what its new inbound row was written with."""
+
+    step: str = "accept"
+    written: tuple[InboundState, dict[str, Any]] | None = None
 
 
 class AlreadyStored(Exception):
     """New bytes turned out to be stored already (the unique key on mailbox and digest)."""
+
+
+class TransactionSpoiled(Exception):
+    """A message without a savepoint of its own failed: the enclosing transaction holds part of
+    its work (PostgreSQL refuses any further statement) and must be rolled back whole."""
+
+    def __init__(self, inbound_id: int, step: str, error: BaseException) -> None:
+        super().__init__(f"inbound {inbound_id or '(new)'} failed in step {step}: {type(error).__name__}: {error}")
+        self.step = step
 
 
 _ATTEMPTS = 10  # enough for a burst of concurrent first mails racing for ticket numbers
@@ -80,11 +99,31 @@ class Pipeline:
         return await self._process(_Job(self._box(mailbox), raw, accepted_at, inbound_id=inbound_id))
 
     async def process_new(self, mailbox: str, raw: bytes, source: str, accepted_at: datetime,
-                          preparsed: ParsedMail | None = None, received: datetime | None = None) -> ProcessResult:
+                          preparsed: ParsedMail | None = None, received: datetime | None = None,
+                          savepoint: bool = True) -> ProcessResult:
         """Store and process new bytes in one transaction; raises ``AlreadyStored`` for known bytes.
-        ``received``: when an archive says the mail was delivered (files; None for live mail)."""
-        return await self._process(_Job(self._box(mailbox), raw, accepted_at, source[:1000], None, preparsed,
-                                        received))
+        ``received``: when an archive says the mail was delivered (files; None for live mail).
+
+        ``savepoint=False``, inside a caller's transaction: two statements less per message, but
+        a failure raises ``TransactionSpoiled`` instead of quarantining, and the caller must roll
+        its transaction back and process its messages again with savepoints (``IngestBatch``)."""
+        job = _Job(self._box(mailbox), raw, accepted_at, source[:1000], None, preparsed, received, savepoint)
+        if not savepoint:
+            return await self._optimistic(job)
+        return await self._process(job)
+
+    async def _optimistic(self, job: _Job) -> ProcessResult:
+        ctx = MailContext(inbound_id=0, mailbox=job.mailbox, raw=job.raw, accepted_at=job.accepted_at,
+                          now=self.clock(), received=job.received, preparsed=job.preparsed)
+        current = _Attempt()
+        try:
+            result = await self._attempt(job, ctx, current)
+        except AlreadyStored:
+            raise
+        except Exception as exc:  # handed to the caller, who redoes its batch with savepoints
+            raise TransactionSpoiled(ctx.inbound_id, current.step, exc) from exc
+        self._log(ctx, result)
+        return result
 
     def _box(self, mailbox: str) -> MailboxSettings:
         return self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
@@ -94,48 +133,60 @@ class Pipeline:
             ctx = MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
                               accepted_at=job.accepted_at, now=self.clock(), received=job.received,
                               preparsed=job.preparsed if attempt == 1 else None)
-            current = ["accept"]
+            current = _Attempt()
             try:
                 result = await self._attempt(job, ctx, current)
             except AlreadyStored:
                 raise
             except IntegrityError as exc:
                 if attempt < _ATTEMPTS:  # another writer created the same company/contact/number: redo
-                    log.info("inbound %s: write conflict in %s (%s), retrying", job.inbound_id, current[0], exc)
+                    log.info("inbound %s: write conflict in %s (%s), retrying", job.inbound_id, current.step, exc)
                     await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
                     continue
-                result = await self._quarantine(job, ctx, current[0], exc)
+                result = await self._quarantine(job, ctx, current.step, exc)
             except Exception as exc:  # noqa: BLE001 - the one catch-all on the mail path, by design
-                result = await self._quarantine(job, ctx, current[0], exc)
+                result = await self._quarantine(job, ctx, current.step, exc)
             break
         self._log(ctx, result)
         return result
 
-    async def _attempt(self, job: _Job, ctx: MailContext, current: list[str]) -> ProcessResult:
-        async with transaction():
-            state = await self._claim(job, ctx)
-            if state != InboundState.ACCEPTED.value:  # another worker got there first
-                return ProcessResult(ctx.inbound_id, InboundState(state), "already processed", "accept")
+    async def _attempt(self, job: _Job, ctx: MailContext, current: _Attempt) -> ProcessResult:
+        async with transaction() if job.savepoint else nullcontext():
+            if job.inbound_id is not None:
+                state = await self.repo.claim_inbound(job.inbound_id)
+                if state != InboundState.ACCEPTED.value:  # another worker got there first
+                    return ProcessResult(ctx.inbound_id, InboundState(state), "already processed", "accept")
             async with self.repo.gathered_events() as gathered:
-                outcome, step = await self._run_steps(ctx, current)
+                outcome, step = await self._run_steps(job, ctx, current)
             result = self._result(ctx, outcome, step)
-            await self.repo.finish_inbound(ctx.inbound_id, result.state, self.clock(),
-                                           **_inbound_info(ctx, result), error="")
+            await self._write_outcome(job, ctx, result, current)
         self.repo.keep_events(gathered)  # only now: a mail rolled back to its savepoint leaves no events
-        return result
+        return replace(result, inbound_id=ctx.inbound_id)  # new bytes may have got their row only now
 
-    async def _claim(self, job: _Job, ctx: MailContext) -> str:
-        """Take an accepted row, or store new bytes inside this transaction."""
-        if job.inbound_id is not None:
-            return await self.repo.claim_inbound(job.inbound_id)
-        try:
-            ctx.inbound_id = await self.repo.insert_inbound(job.mailbox.name, job.raw, job.source, job.accepted_at)
-        except IntegrityError as exc:
-            raise AlreadyStored from exc
-        return InboundState.ACCEPTED.value
+    async def _write_outcome(self, job: _Job, ctx: MailContext, result: ProcessResult, current: _Attempt) -> None:
+        """The inbound row's final state: new bytes not stored yet go in with it; a row already
+        written with this very outcome is left alone."""
+        info = _inbound_info(ctx, result)
+        if current.written == (result.state, info):
+            return
+        if job.inbound_id is None and current.written is None:
+            await self._store_new(job, ctx, result.state, info, current)
+            return
+        await self.repo.finish_inbound(ctx.inbound_id, result.state, self.clock(), **info, error="")
+
+    async def _store_new(self, job: _Job, ctx: MailContext, state: InboundState, info: dict[str, Any],
+                         current: _Attempt) -> None:
+        """New bytes into their inbound row with what processing found, in one statement: when
+        the message is stored (its row refers to this one) or when processing stopped before."""
+        inbound_id = await self.repo.insert_inbound(job.mailbox.name, job.raw, job.source, job.accepted_at,
+                                                    state, self.clock(), error="", **info)
+        if inbound_id is None:
+            raise AlreadyStored
+        ctx.inbound_id, current.written = inbound_id, (state, info)
 
     async def _quarantine(self, job: _Job, ctx: MailContext, step: str, exc: BaseException) -> ProcessResult:
         log.error("inbound %s (%s) failed in step %s", ctx.inbound_id, _mid(ctx), step, exc_info=exc)
+        self.repo.rolled_back()  # its savepoint was: a ticket number it took is free again
         if job.inbound_id is None:  # the transaction that stored the bytes was rolled back: store them now
             stored = await self.repo.accept(job.mailbox.name, job.raw, job.source, job.accepted_at)
             ctx.inbound_id = stored.inbound_id
@@ -155,13 +206,17 @@ class Pipeline:
                 await self.repo.fail_inbound(ctx.inbound_id, self.clock(), reason=result.reason, step=result.step,
                                              error=error.encode("ascii", "backslashreplace").decode())
 
-    async def _run_steps(self, ctx: MailContext, current: list[str]) -> tuple[Outcome, str]:
+    async def _run_steps(self, job: _Job, ctx: MailContext, current: _Attempt) -> tuple[Outcome, str]:
         for step in self.steps:
-            current[0] = step.name
+            current.step = step.name
+            if getattr(step, "needs_inbound_row", False) and job.inbound_id is None:
+                # What stores the message ingests it: the row is written with that outcome now.
+                ingested = self._result(ctx, CONTINUE, "")
+                await self._store_new(job, ctx, ingested.state, _inbound_info(ctx, ingested), current)
             outcome = await step.run(ctx)
             if not isinstance(outcome, Continue):
                 return outcome, step.name
-        return Continue(), ""
+        return CONTINUE, ""
 
     @staticmethod
     def _result(ctx: MailContext, outcome: Outcome, step: str) -> ProcessResult:

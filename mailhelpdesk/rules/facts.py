@@ -8,7 +8,6 @@ from typing import Any
 
 from mailhelpdesk.companies.domains import domain_of
 from mailhelpdesk.pipeline.parse import ParsedMail
-from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.rules.calendars import DAYS
 from mailhelpdesk.rules.conditions import fold
 from mailhelpdesk.rules.engine import TicketState
@@ -91,7 +90,7 @@ _VALUES: dict[str, Callable[[MailFacts, str], Any]] = {
     "cc": lambda f, _: [a for _, a in f.mail.cc],
     "subject": lambda f, _: f.mail.subject,
     "body": lambda f, _: f.mail.text,
-    "reply_text": lambda f, _: reply_text(f.mail.text),
+    "reply_text": lambda f, _: f.mail.reply_text,
     "headers": lambda f, name: f.mail.header_all(name),
     "attachment_names": lambda f, _: [a.filename for a in f.mail.attachments],
     "attachment_types": lambda f, _: [a.content_type for a in f.mail.attachments],

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
@@ -118,10 +117,9 @@ class Repository:
 
     async def accept(self, mailbox: str, raw: bytes, source: str, now: datetime) -> AcceptResult:
         """Store raw bytes durably; the same bytes for the same mailbox are stored once."""
-        try:  # insert first: new mail is the common case, and the unique key settles races
-            async with in_transaction():  # inside a batch, a savepoint: PostgreSQL aborts on a failed insert
-                inbound_id = await self.insert_inbound(mailbox, raw, source, now)
-        except IntegrityError:
+        # Insert first: new mail is the common case, and the unique key settles races.
+        inbound_id = await self.insert_inbound(mailbox, raw, source, now)
+        if inbound_id is None:
             stored = await self.stored_inbound(mailbox, raw)
             assert stored is not None, "the unique key just said these bytes are stored"
             return stored
@@ -134,13 +132,19 @@ class Repository:
         )
         return AcceptResult(int(row[0]), False, str(row[1])) if row else None
 
-    async def insert_inbound(self, mailbox: str, raw: bytes, source: str, now: datetime) -> int:
-        """A new ``accepted`` row; IntegrityError if these bytes are stored for this mailbox already."""
-        return await self._sql.insert(
-            'INSERT INTO "inbound" ("mailbox", "raw_message", "raw_sha256", "size", "source", "state",'
-            ' "reason", "step", "error", "message_id", "sender", "subject", "flags", "accepted_at",'
-            " \"attempts\") VALUES (?, ?, ?, ?, ?, ?, '', '', '', '', '', '', '{}', ?, 0)",
-            mailbox, raw, _digest(raw), len(raw), source[:1000], InboundState.ACCEPTED.value, now,
+    async def insert_inbound(self, mailbox: str, raw: bytes, source: str, now: datetime,
+                             state: InboundState = InboundState.ACCEPTED, processed_at: datetime | None = None,
+                             **info: Any) -> int | None:
+        """A new row (``accepted``, or with what processing found: ``info`` as ``finish_inbound``);
+        None if these bytes are stored for this mailbox already."""
+        values = {**_NO_INBOUND_INFO, **info}
+        return await self._sql.insert_new(
+            'INSERT INTO "inbound" ("mailbox", "raw_message", "raw_sha256", "size", "source", "state", "processed_at",'
+            ' "reason", "step", "error", "message_id", "sender", "subject", "flags", "accepted_at", "attempts")'
+            ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO NOTHING',
+            mailbox, raw, _digest(raw), len(raw), source[:1000], state.value, processed_at,
+            *(values[n] for n in ("reason", "step", "error", "message_id", "sender", "subject")),
+            to_json(values["flags"]), now,
         )
 
     async def claim_inbound(self, inbound_id: int) -> str:
@@ -352,6 +356,10 @@ class Repository:
         )
         return bytes(row[0]) if row is not None else None
 
+    def rolled_back(self) -> None:
+        """The caller's transaction was rolled back: forget what it wrote (the next ticket number)."""
+        self._next_number = None
+
     async def next_ticket_number(self, start: int) -> int:
         rows = _flat(await Ticket.annotate(top=Max("number")).values_list("top", flat=True))
         top = rows[0] if rows else None
@@ -381,7 +389,15 @@ class Repository:
         )
 
     async def update_ticket(self, ticket_id: int, **changes: Any) -> None:
-        await Ticket.filter(id=ticket_id).update(**changes)
+        """Write the named columns of a ticket (hand-written: every reply writes one)."""
+        if not changes:
+            return
+        unknown = changes.keys() - Ticket._meta.db_fields
+        if unknown or "id" in changes:
+            raise ValueError(f"not a ticket column to update: {', '.join(sorted(unknown)) or 'id'}")
+        assignments = ", ".join(f'"{name}" = ?' for name in changes)
+        await self._sql.execute(f'UPDATE "ticket" SET {assignments} WHERE "id" = ?',
+                                *(to_json(v) if n == "tags" else v for n, v in changes.items()), ticket_id)
 
     async def add_cc(self, ticket_id: int, contact_ids: Iterable[int]) -> list[int]:
         wanted = list(dict.fromkeys(contact_ids))
@@ -503,6 +519,8 @@ class Repository:
         return moved
 
 
+_NO_INBOUND_INFO: dict[str, Any] = {"reason": "", "step": "", "error": "", "message_id": "", "sender": "",
+                                    "subject": "", "flags": {}}
 _INSERT_EVENT = ('INSERT INTO "event" ("kind", "actor", "data", "created_at", "inbound_id", "ticket_id")'
                  ' VALUES (?, ?, ?, ?, ?, ?)')
 # The events of the task's current mail, while ``gathered_events`` is open (per task: mails are

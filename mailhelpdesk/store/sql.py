@@ -86,6 +86,22 @@ class Sql:
         # One statement, not two: the driver's insert asks SQLite for last_insert_rowid() separately.
         return int((await client.execute_query(sql + " RETURNING id", values))[1][0][0])
 
+    async def insert_new(self, sql: str, *params: Any) -> int | None:
+        """An ``INSERT … ON CONFLICT DO NOTHING`` into a table with an ``id`` key: the new id, or
+        None if a unique key already held the row. (No failed statement: on PostgreSQL that would
+        abort the whole transaction.)"""
+        client, postgres = self._client()
+        if postgres:
+            row = await client.execute_insert(_numbered(sql + " RETURNING id"), list(params))
+            return int(row["id"]) if row is not None else None
+        values = [_sqlite_value(p) for p in params]
+        if sqlite3.sqlite_version_info < (3, 35):
+            if int((await client.execute_query(sql, values))[0]) != 1:
+                return None
+            return int((await client.execute_query("SELECT last_insert_rowid()"))[1][0][0])
+        rows = (await client.execute_query(sql + " RETURNING id", values))[1]
+        return int(rows[0][0]) if rows else None
+
     async def insert_if_new(self, sql: str, *params: Any, key: str = "id") -> bool:
         """An ``INSERT … ON CONFLICT DO NOTHING``; True if it added the row. (On PostgreSQL the
         driver reports an INSERT's OID where the row count should be, so ask for the row's ``key`` back.)"""

@@ -109,8 +109,11 @@ def stop(proc: "subprocess.Popen[bytes]") -> None:
 
 
 def comparable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Export records without the wall-clock time of acceptance, which differs between runs."""
-    return [{k: v for k, v in r.items() if k != "accepted_at"} for r in records]
+    """Export records without the wall-clock time of acceptance, which differs between runs, and
+    without inbound rows' ids: storage keys, of which a re-run's tries at bytes stored already use
+    up some (``INSERT … ON CONFLICT DO NOTHING`` takes a number from the sequence, on both engines)."""
+    return [{k: v for k, v in r.items() if k != "accepted_at" and not (k == "id" and r.get("type") == "inbound")}
+            for r in records]
 
 
 def test_kill_9_during_ingest_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:

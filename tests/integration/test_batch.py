@@ -1,4 +1,5 @@
-"""Batched ingest (``Intake.batch``): one commit per batch, a savepoint per message."""
+"""Batched ingest (``Intake.batch``): one commit per batch; a failing message has the batch redone
+with a savepoint per message."""
 
 import os
 import signal
@@ -87,6 +88,58 @@ async def test_a_failing_message_is_rolled_back_alone_and_quarantined(rt: Runtim
         ingested = await Inbound.get(source=subject)
         kinds = set(await Event.filter(inbound_id=ingested.id).values_list("kind", flat=True))
         assert {"ticket.created", "sla.policy"} <= kinds, (subject, kinds)
+
+
+async def test_a_redone_batch_keeps_ticket_numbers_consecutive_and_each_mail_once(rt: Runtime) -> None:
+    intake = fragile_intake(rt, "Poison")
+    subjects = ("One", "Two", "Poison", "Three")
+    async with intake.batch() as batch:
+        for subject in subjects:
+            await batch.receive_tracked("support", mail(subject, message_id=f"<{subject}@acme.com>"), subject)
+
+    rows = await Ticket.all().order_by("number").values_list("subject", "number")
+    assert [subject for subject, _ in rows] == ["One", "Two", "Three"]
+    numbers = [number for _, number in rows]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))  # the rolled-back numbers are given again
+    assert await Inbound.all().count() == 4 and await Message.filter(direction="in").count() == 3
+
+
+async def test_a_batch_without_failures_runs_no_savepoints_and_writes_each_inbound_row_once(
+    rt: Runtime, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite://"):
+        pytest.skip("the statement trace is SQLite's")
+    from tortoise import connections
+
+    seen: list[str] = []
+    await connections.get("default").execute_query("SELECT 1")  # opens the connection
+    await connections.get("default")._connection.set_trace_callback(seen.append)
+    try:
+        async with rt.intake.batch() as batch:
+            first = await batch.receive_tracked("support", mail("First", message_id="<first@acme.com>"), "a")
+            await batch.receive_tracked("support", reply_to(mail("First", message_id="<first@acme.com>")), "b")
+            await batch.receive_tracked("support", mail("Spam", headers={"Auto-Submitted": "auto-replied"}), "c")
+    finally:
+        await connections.get("default")._connection.set_trace_callback(None)
+
+    assert not [s for s in seen if s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
+    assert [s for s in seen if 'INTO "inbound"' in s and "INSERT" in s.upper()].__len__() == 3
+    assert not [s for s in seen if s.lstrip().upper().startswith('UPDATE "INBOUND"')]
+    states = await Inbound.all().order_by("id").values_list("state", "step", flat=False)
+    assert [state for state, _ in states] == ["ingested", "ingested", "ignored"]
+    assert first[1] is not None and (await Inbound.get(id=first[0])).message_id == "first@acme.com"
+
+
+async def test_the_same_bytes_again_are_skipped_when_the_first_copy_stored_no_message(rt: Runtime) -> None:
+    ignored = mail("Out of office", headers={"Auto-Submitted": "auto-replied"})  # about no ticket: ignored
+    async with rt.intake.batch() as batch:
+        first = await batch.receive_tracked("support", ignored, "a")
+        again = await batch.receive_tracked("support", ignored, "a-again")
+    later = await rt.intake.receive_tracked("support", ignored, "a-later")
+
+    assert first[1] is not None and first[1].state is InboundState.IGNORED
+    assert again == (first[0], None) and later == (first[0], None)
+    assert await Inbound.all().count() == 1
 
 
 async def test_bytes_stored_before_are_skipped_without_breaking_the_batch(rt: Runtime) -> None:

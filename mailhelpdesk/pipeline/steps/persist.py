@@ -2,14 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
 from mailhelpdesk.pipeline.agent_reply import AgentReplyHandler
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.rules.engine import TicketState
@@ -46,6 +45,7 @@ class PersistStep:
     agent_replies: AgentReplyHandler
     ratings: RatingStore
     name: str = "persist"
+    needs_inbound_row: ClassVar[bool] = True  # the message refers to its inbound row: the runner writes it first
 
     async def run(self, ctx: MailContext) -> Outcome:
         thread = ctx.thread
@@ -145,7 +145,7 @@ class PersistStep:
             direction=(Direction.OUTBOUND if _direct(ctx) else Direction.INBOUND).value,
             visibility=(Visibility.INTERNAL if ctx.is_automatic or _internal(ctx) else Visibility.PUBLIC).value,
             from_name=name[:200], from_addr=address, to=[list(a) for a in mail.to], cc=[list(a) for a in mail.cc],
-            subject=mail.subject, date=self._when(ctx), text=mail.text, reply_text=reply_text(mail.text),
+            subject=mail.subject, date=self._when(ctx), text=mail.text, reply_text=mail.reply_text,
             html=mail.html, html_sanitized=mail.html_sanitized, flags=flags,
             thread_signal=thread.signal.value if thread else "",
         )

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import TicketStatus
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.reply_text import reply_text
 from mailhelpdesk.store.ratings import RatingStore
 
 _SCORE = re.compile(r"^\s*([1-5])\s*[.!]?\s*$")
@@ -30,7 +29,7 @@ class SurveyReplyStep:
         ticket = ctx.thread.ticket if ctx.thread else None
         if ctx.is_automatic or ticket is None or ticket.status != TicketStatus.CLOSED.value:
             return CONTINUE
-        score = score_in(reply_text(ctx.parsed.text))
+        score = score_in(ctx.parsed.reply_text)
         if score is not None and await self.ratings.survey_sent(ticket.id):
             ctx.survey_score = score
         return CONTINUE
