@@ -139,9 +139,16 @@ def _add_ticket_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     tshow = tsub.add_parser("show", help="show one ticket and its thread")
     tshow.add_argument("number", type=_positive_int)
     _add_ticket_actions(tsub)
-    agents = sub.add_parser("agents", help="the agents declared in the rules file")
-    agents.add_subparsers(dest="action", required=True, parser_class=_Parser).add_parser(
-        "list", help="agents, their names, roles, teams and whether they write to customers")
+    agents = sub.add_parser("agents", help="the agents declared in the rules file, their passwords and API tokens")
+    asub = agents.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    asub.add_parser("list", help="agents, their names, roles, teams and whether they write to customers")
+    password = asub.add_parser("set-password", help="set an agent's panel password (from standard input when "
+                               "it is not a terminal); ends their other sessions")
+    password.add_argument("email")
+    token = asub.add_parser("token", help="a new API token for an agent, shown once (or --revoke theirs)")
+    token.add_argument("email")
+    token.add_argument("--label", default="", help="what the token is for, e.g. the script using it")
+    token.add_argument("--revoke", action="store_true", help="revoke every token of the agent instead")
 
 
 def _add_ticket_actions(tsub: "argparse._SubParsersAction[_Parser]") -> None:
@@ -216,7 +223,8 @@ def _add_mail_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     ctset.add_argument("--timezone", type=_timezone, help="time zone of times in our mail, e.g. Europe/Moscow")
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,
+         stdin: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -235,6 +243,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return serve(settings)
         if (code := _without_database(args, settings, out)) is not None:
             return code
+        if args.command == "agents":  # passwords and tokens: the rules file and the accounts' tables
+            return asyncio.run(_accounts(args, settings, stdin or sys.stdin, out, err))
         if args.command == "replay":  # opens the real and the scratch databases itself, one at a time
             from mailhelpdesk.commands.replay import replay_command
 
@@ -264,7 +274,7 @@ def _without_database(args: argparse.Namespace, settings: Settings, out: TextIO)
     """The commands that read files only (None for the others)."""
     if args.command == "rules":
         return _rules_command(args, settings, out)
-    if args.command == "agents":  # the rules file
+    if args.command == "agents" and args.action == "list":  # the rules file
         return _agents_list(settings, out)
     if args.command == "templates" and args.action == "check":
         from mailhelpdesk.commands.templates import check_templates
@@ -285,6 +295,14 @@ def _rules_command(args: argparse.Namespace, settings: Settings, out: TextIO) ->
     if path is None:
         raise ConfigError("rules check: no rules file (give FILE, or set rules_file)")
     return check_rules(path, out, settings.templates_dir)
+
+
+async def _accounts(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.accounts import api_token, set_password
+
+    if args.action == "set-password":
+        return await set_password(settings, args.email, stdin, out, err)
+    return await api_token(settings, args.email, args.label, args.revoke, out)
 
 
 def _agents_list(settings: Settings, out: TextIO) -> int:

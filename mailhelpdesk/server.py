@@ -20,7 +20,6 @@ from mailhelpdesk.outbound.send_loop import send_forever
 from mailhelpdesk.scheduler import start_scheduler
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.web.app import create_web_app
-from mailhelpdesk.web.survey import Survey
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +50,9 @@ async def _serve(settings: Settings) -> None:
         sender.cancel()
         await close_database()
 
-    survey = Survey(runtime.signer, runtime.repo, runtime.ratings, runtime.notifier.customer_language, utc_now)
-    app = create_web_app(on_shutdown=[shutdown], extra=survey.handlers())
+    app = create_web_app(runtime, on_shutdown=[shutdown])
     log.warning("SMTP on %s:%s, panel on http://%s:%s/", settings.smtp_host, settings.smtp_port,
                 settings.web_host, settings.web_port)
-    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_level="warning")
+    config = uvicorn.Config(app, host=settings.web_host, port=settings.web_port, log_level="warning",
+                            server_header=False)  # no banner naming the software and its version
     await uvicorn.Server(config).serve()

@@ -1,5 +1,7 @@
 """Opening the database and applying migrations."""
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,10 +33,14 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
-    """SQLite needs its directory to exist; other engines need nothing."""
+    """SQLite needs its directory to exist, and a new database file is created readable by its
+    owner only: it holds every customer's mail and the agents' password hashes (SQLite gives
+    its -wal and -shm files the same mode). Other engines need nothing."""
     if database_url.startswith("sqlite://") and ":memory:" not in database_url:
-        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database_url.removeprefix("sqlite://").split("?", 1)[0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # an empty file is an empty database
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 async def open_database(database_url: str) -> None:

@@ -311,3 +311,43 @@ INBOUND_SUMMARY_FIELDS = (
     "id", "mailbox", "raw_sha256", "size", "source", "state", "reason", "step", "error", "message_id",
     "sender", "subject", "flags", "accepted_at", "processed_at", "attempts",
 )
+
+
+class AgentPassword(Model):
+    """An agent's password for the panel (argon2). The agents themselves are declared in the rules file."""
+
+    id = fields.BigIntField(primary_key=True)
+    agent = fields.CharField(max_length=320, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "agent_password"
+
+
+class WebSession(Model):
+    """A logged-in browser: the SHA-256 of its cookie's random token."""
+
+    id = fields.BigIntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    agent = fields.CharField(max_length=320, db_index=True)
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+
+    class Meta:
+        table = "web_session"
+
+
+class ApiToken(Model):
+    """An agent's bearer token for the REST API: its SHA-256 only."""
+
+    id = fields.BigIntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    agent = fields.CharField(max_length=320, db_index=True)
+    label = fields.CharField(max_length=200, default="", db_default="")
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_token"

@@ -1,10 +1,11 @@
 """The satisfaction survey's one-click links: no login, the link's signature is the proof.
 
-``GET /survey/N/SIG/SCORE`` shows the score chosen and records it with a small script that
-posts it as the page loads: a person's click counts at once, while the link scanners of mail
-systems, which fetch every link but run no scripts, record nothing. Without scripts the page
-has a button. ``POST /survey/N/SIG`` stores the score and an optional comment; a later score
-replaces an earlier one. A signature made for one ticket is refused for any other.
+``GET /survey/N/SIG/SCORE`` shows the score chosen with a button that sends it: nothing is
+recorded by fetching a link, so the link scanners of mail systems (some of which run scripts)
+record nothing; a score counts only after a deliberate click. ``POST /survey/N/SIG`` stores the
+score and an optional comment; a later score replaces an earlier one, and the same answer sent
+again records nothing new. A signature made for one ticket is refused for any other, and a
+malformed one is a 404 like a wrong one.
 """
 
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from litestar import get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Template
 from litestar.types import AnyCallable
 
@@ -53,14 +54,14 @@ class Survey:
     def handlers(self) -> list[AnyCallable]:
         survey = self
 
-        @get("/survey/{number:int}/{signature:str}/{score:int}", name="survey_link")
-        async def survey_link(number: int, signature: str, score: int) -> Template:
+        @get("/survey/{number:int}/{signature:str}/{score:int}", name="survey_link", exclude_from_auth=True)
+        async def survey_link(number: FromPath[int], signature: FromPath[str], score: FromPath[int]) -> Template:
             ticket_id = await survey._ticket(number, signature)
             _check_score(score)
             return await survey._page(ticket_id, number, signature, score, recorded=False)
 
-        @post("/survey/{number:int}/{signature:str}", status_code=200)
-        async def survey_answer(number: int, signature: str,
+        @post("/survey/{number:int}/{signature:str}", status_code=200, exclude_from_auth=True)
+        async def survey_answer(number: FromPath[int], signature: FromPath[str],
                                 data: Annotated[SurveyForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
                                 ) -> Template:
             ticket_id = await survey._ticket(number, signature)
@@ -80,6 +81,9 @@ class Survey:
     async def _record(self, ticket_id: int, form: SurveyForm) -> None:
         comment = form.comment.strip()[:MAX_COMMENT] or None
         async with transaction():
+            before = await self.ratings.score_of(ticket_id)
+            if before is not None and before[0] == form.score and comment in (None, before[1]):
+                return  # the same answer again (a double click, a reload): nothing new to record
             await self.ratings.record(ticket_id, form.score, "link", self.clock(), comment)
             data: dict[str, Any] = {"score": form.score, "source": "link"}
             if comment:

@@ -2,11 +2,14 @@
 
 import json
 import os
+import re
 import signal
 import smtplib
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -17,6 +20,9 @@ import pytest
 from .sink import free_port
 
 SECRET = "serve-test-secret-" + "y" * 32
+AGENT, PASSWORD = "ivan@helpdesk.test", "a long enough password"
+RULES = "teams:\n  support: {line: 1}\n  billing: {line: 2}\nagents:\n" \
+        "  - {email: ivan@helpdesk.test, name: Ivan, teams: [support], role: admin}\n"
 
 
 class Service:
@@ -24,12 +30,14 @@ class Service:
         self.root = root
         self.smtp_port, self.web_port = free_port(), free_port()
         self.config = root / "config.yaml"
+        (root / "rules.yaml").write_text(RULES)
         self.config.write_text(
-            f"data_dir: {root / 'data'}\n"
+            f"data_dir: {root / 'data'}\nrules_file: {root / 'rules.yaml'}\n"
             "mailboxes:\n  - {name: support, address: support@helpdesk.test}\n"
             "  - {name: billing, address: billing@helpdesk.test, team: billing}\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cookie = ""
 
     def start(self) -> None:
         env = {**os.environ, "MAILHELPDESK_SECRET_KEY": SECRET}
@@ -55,18 +63,48 @@ class Service:
             return dict(json.loads(resp.read()))
 
     def page(self, path: str) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=5) as resp:
+        """A panel page as the logged-in agent (``log_in`` first)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}", headers={"Cookie": self.cookie})
+        with urllib.request.urlopen(request, timeout=5) as resp:
             return str(resp.read().decode())
+
+    def log_in(self, email: str = AGENT, password: str = PASSWORD) -> None:
+        """Set the password with the real command, then log in through the form as a browser does."""
+        assert self.cli("agents", "set-password", email, stdin=password + "\n").returncode == 0
+        opener = urllib.request.build_opener(_NoRedirect)
+        with opener.open(f"http://127.0.0.1:{self.web_port}/login", timeout=5) as form:
+            csrf = _cookies(form.headers.get_all("Set-Cookie") or [])
+            token = re.search(r'name="_csrf_token" value="([^"]+)"', form.read().decode())
+        assert token, "no CSRF token in the login form"
+        body = urllib.parse.urlencode({"email": email, "password": password, "_csrf_token": token.group(1)})
+        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}/login", data=body.encode(),
+                                         headers={"Cookie": csrf})
+        with pytest.raises(urllib.error.HTTPError) as redirected:  # the 303 to the panel
+            opener.open(request, timeout=10)
+        assert redirected.value.code == 303, redirected.value.read()
+        self.cookie = _cookies(redirected.value.headers.get_all("Set-Cookie") or [])
+        assert "mhd_session=" in self.cookie
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=20)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "MAILHELPDESK_SECRET_KEY": SECRET}
         return subprocess.run([sys.executable, "-m", "mailhelpdesk", "--config", str(self.config), *args],
-                              cwd=self.root, env=env, capture_output=True, text=True, timeout=60, check=False)
+                              cwd=self.root, env=env, capture_output=True, text=True, timeout=60, check=False,
+                              input=stdin)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _cookies(headers: list[str]) -> str:
+    """A Cookie header from Set-Cookie headers (name=value of each)."""
+    return "; ".join(h.split(";", 1)[0] for h in headers)
 
 
 @pytest.fixture
@@ -105,6 +143,7 @@ def test_mail_over_smtp_becomes_a_threaded_ticket_shown_in_the_panel(service: Se
             smtp.sendmail("x@example.org", ["nobody@elsewhere.test"], b"Subject: x\r\n\r\nx\r\n")
     assert refused.value.recipients["nobody@elsewhere.test"][0] == 550
     _wait_processed(service)
+    service.log_in()
     listing = service.page("/")
     assert "Принтер не печатает" in listing and "globex.ru" in listing
     detail = service.page("/tickets/1000")
@@ -136,3 +175,24 @@ def test_mail_accepted_before_a_kill_is_processed_after_restart(tmp_path: Path) 
         assert {t["team"] for t in tickets} == {"billing"}
     finally:
         svc.stop()
+
+
+def test_the_panel_needs_a_login_set_by_the_command_line_and_names_no_server(service: Service) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{service.web_port}/", timeout=5) as resp:
+        assert resp.url.endswith("/login?next=%2F")  # redirected to the form
+        assert "Server" not in resp.headers and resp.headers["X-Frame-Options"] == "DENY"
+    weak = service.cli("agents", "set-password", AGENT, stdin="short\n")
+    assert weak.returncode == 2 and "at least 10 characters" in weak.stderr
+    service.log_in()
+    assert "Tickets" in service.page("/")
+
+    token = service.cli("agents", "token", AGENT, "--label", "e2e")
+    assert token.returncode == 0, token.stderr
+    request = urllib.request.Request(f"http://127.0.0.1:{service.web_port}/api/v1/me",
+                                     headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert json.loads(resp.read())["email"] == AGENT
+    foreign = urllib.request.Request(f"http://127.0.0.1:{service.web_port}/login", headers={"Host": "evil.test"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(foreign, timeout=5)
+    assert refused.value.code == 400
