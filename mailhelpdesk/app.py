@@ -74,7 +74,8 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours), templates,
                         ContextBuilder(settings.public_url, signer), Closing(timers), signer, rules, clock)
     service = TicketService(repo, timers, writer, notifier, signer, rules,
-                            timedelta(hours=settings.outbox.max_age_hours), settings.ticket_number_start)
+                            timedelta(hours=settings.outbox.max_age_hours), settings.ticket_number_start,
+                            ratings)
     steps = (
         ParseStep(settings.max_message_bytes),
         DuplicateStep(repo),
@@ -87,7 +88,7 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         SurveyReplyStep(ratings),
         RulesStep(repo, rules),
         PersistStep(repo, companies, ours, AlwaysReopen(), service,
-                    AgentReplyHandler(service, repo, notifier, companies, rules), ratings),
+                    AgentReplyHandler(service, repo, notifier, companies, rules)),
     )
     pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
     timer_job = TimerJob(repo, timers, service, rules)

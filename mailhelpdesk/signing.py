@@ -20,6 +20,11 @@ def _sig(key: bytes, purpose: str, payload: str) -> str:
 class Signer:
     key: bytes
 
+    def key_for(self, purpose: str) -> str:
+        """A secret for one purpose (the panel's CSRF tokens), derived from the installation's key:
+        knowing it signs nothing else."""
+        return hmac.new(self.key, f"key:{purpose}".encode(), hashlib.sha256).hexdigest()
+
     def reply_address(self, mailbox_address: str, ticket_number: int) -> str:
         """``support+1042.<sig>@example.com`` for ticket 1042."""
         local, _, domain = mailbox_address.partition("@")

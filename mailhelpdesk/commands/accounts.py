@@ -7,10 +7,10 @@ from typing import TextIO
 
 from mailhelpdesk.config import Settings
 from mailhelpdesk.errors import ConfigError
+from mailhelpdesk.reads import opened
 from mailhelpdesk.rules.current import CurrentRules
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.store.accounts import AccountStore
-from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.web.passwords import hash_password, password_problem
 
 
@@ -41,11 +41,8 @@ def read_password(stdin: TextIO, err: TextIO) -> str:
 async def set_password(settings: Settings, email: str, stdin: TextIO, out: TextIO, err: TextIO) -> int:
     agent = declared_agent(settings, email)
     hashed = hash_password(read_password(stdin, err))
-    await open_database(settings.database_url)
-    try:
+    async with opened(settings):
         await AccountStore().set_password(agent, hashed, datetime.now(UTC))
-    finally:
-        await close_database()
     out.write(f"password set for {agent}; their other sessions are logged out\n")
     return 0
 
@@ -53,15 +50,12 @@ async def set_password(settings: Settings, email: str, stdin: TextIO, out: TextI
 async def api_token(settings: Settings, email: str, label: str, revoke: bool, out: TextIO) -> int:
     """A new bearer token, printed once; or ``--revoke``: every token of the agent stops working."""
     agent = declared_agent(settings, email)
-    await open_database(settings.database_url)
-    try:
+    async with opened(settings):
         accounts = AccountStore()
         if revoke:
             count = await accounts.revoke_tokens(agent, datetime.now(UTC))
             out.write(f"{count} token(s) of {agent} revoked\n")
             return 0
         token = await accounts.create_token(agent, label, datetime.now(UTC))
-    finally:
-        await close_database()
     out.write(f"{token}\n")
     return 0

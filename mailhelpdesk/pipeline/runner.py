@@ -74,7 +74,6 @@ class TransactionSpoiled(Exception):
 
     def __init__(self, inbound_id: int, step: str, error: BaseException) -> None:
         super().__init__(f"inbound {inbound_id or '(new)'} failed in step {step}: {type(error).__name__}: {error}")
-        self.step = step
 
 
 _ATTEMPTS = 10  # enough for a burst of concurrent first mails racing for ticket numbers
@@ -113,8 +112,7 @@ class Pipeline:
         return await self._process(job)
 
     async def _optimistic(self, job: _Job) -> ProcessResult:
-        ctx = MailContext(inbound_id=0, mailbox=job.mailbox, raw=job.raw, accepted_at=job.accepted_at,
-                          now=self.clock(), received=job.received, preparsed=job.preparsed)
+        ctx = self._context(job, first=True)
         current = _Attempt()
         try:
             result = await self._attempt(job, ctx, current)
@@ -125,14 +123,17 @@ class Pipeline:
         self._log(ctx, result)
         return result
 
+    def _context(self, job: _Job, first: bool) -> MailContext:
+        return MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
+                           accepted_at=job.accepted_at, now=self.clock(), received=job.received,
+                           preparsed=job.preparsed if first else None)
+
     def _box(self, mailbox: str) -> MailboxSettings:
         return self.mailboxes.get(mailbox) or MailboxSettings(mailbox, "")
 
     async def _process(self, job: _Job) -> ProcessResult:
         for attempt in range(1, _ATTEMPTS + 1):
-            ctx = MailContext(inbound_id=job.inbound_id or 0, mailbox=job.mailbox, raw=job.raw,
-                              accepted_at=job.accepted_at, now=self.clock(), received=job.received,
-                              preparsed=job.preparsed if attempt == 1 else None)
+            ctx = self._context(job, first=attempt == 1)
             current = _Attempt()
             try:
                 result = await self._attempt(job, ctx, current)

@@ -26,6 +26,7 @@ from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
+from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository, StoredTicket, TicketRef
 from mailhelpdesk.store.rule_writes import RuleWriter
 from mailhelpdesk.store.timers import TimerStore
@@ -61,6 +62,7 @@ class TicketService:
     rules: Callable[[], RuleSet]
     max_age: timedelta  # mail older than this is history: what it causes mails no one
     ticket_number_start: int
+    ratings: RatingStore
 
     # --- what agents and admins do ---------------------------------------------------------
 
@@ -232,6 +234,22 @@ class TicketService:
             await self.repo.event("ticket.cc_added", {"contacts": added}, ticket_id=ticket_id, inbound_id=inbound_id,
                                   actor=str(actor), at=moment.now)
         return added
+
+    async def rate(self, ticket_id: int, score: int, source: str, actor: Actor, moment: Moment,
+                   comment: str | None = None, inbound_id: int | None = None) -> bool:
+        """The customer's satisfaction score (``source``: "reply" or "link"); ``comment`` None keeps an
+        earlier one. The same answer again (a double click, a reload, a second mail) records nothing:
+        False."""
+        before = await self.ratings.score_of(ticket_id)
+        if before is not None and before[0] == score and comment in (None, before[1]):
+            return False
+        await self.ratings.record(ticket_id, score, source, moment.at, comment)
+        data: dict[str, Any] = {"score": score, "source": source}
+        if comment:
+            data["comment"] = comment[:200]
+        await self.repo.event("rating.received", data, ticket_id=ticket_id, inbound_id=inbound_id, actor=str(actor),
+                              at=moment.now)
+        return True
 
     async def apply_rules(self, stored: StoredTicket, result: RulesResult, actor: Actor, moment: Moment,
                           inbound_id: int | None = None, reopened_from: str = "", sla_target: str = "",

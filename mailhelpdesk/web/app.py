@@ -4,8 +4,6 @@
 and wraps the Litestar app in ``SecureApp`` (Host check and security headers on every response).
 """
 
-import hashlib
-import hmac
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -111,14 +109,14 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
     secure = settings.public_url.startswith("https://")
     accounts = AccountStore()
     login = Login(accounts, runtime.rules, LoginLimiter(), now, secure)
-    survey = Survey(runtime.signer, runtime.repo, runtime.ratings, runtime.notifier.customer_language, now)
+    survey = Survey(runtime.signer, runtime.repo, runtime.service, runtime.notifier.customer_language, now)
     static = create_static_files_router("/static", [STATIC], opt={"exclude_from_auth": True},
                                         cache_control=CacheControlHeader(max_age=3600))
     app = Litestar(
         route_handlers=[ticket_list, ticket_detail, health, api_me, static, *login.handlers(), *survey.handlers()],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[DefineMiddleware(AgentAuthMiddleware, accounts=accounts, rules=runtime.rules, clock=now)],
-        csrf_config=CSRFConfig(secret=_derived(settings.secret_key, b"csrf"), cookie_name=CSRF_COOKIE,
+        csrf_config=CSRFConfig(secret=runtime.signer.key_for("csrf"), cookie_name=CSRF_COOKIE,
                                cookie_secure=secure, cookie_httponly=True, exclude=["/survey/", API_PREFIX]),
         exception_handlers={NotAuthorizedException: _to_login},
         on_shutdown=on_shutdown or [],
@@ -132,8 +130,3 @@ def _to_login(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> R
         return Response({"detail": exc.detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-def _derived(secret: bytes, purpose: bytes) -> str:
-    """A key for one purpose from the installation's secret (the CSRF key is not the link key)."""
-    return hmac.new(secret, b"mailhelpdesk web " + purpose, hashlib.sha256).hexdigest()

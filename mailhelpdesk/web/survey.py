@@ -21,8 +21,9 @@ from litestar.response import Template
 from litestar.types import AnyCallable
 
 from mailhelpdesk.signing import Signer
-from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository, transaction
+from mailhelpdesk.tickets.actor import Actor, Moment
+from mailhelpdesk.tickets.service import TicketService
 
 MAX_COMMENT = 4000
 _TEXTS = {
@@ -47,7 +48,7 @@ class SurveyForm:
 class Survey:
     signer: Signer
     repo: Repository
-    ratings: RatingStore
+    service: TicketService
     language_of: Callable[[int], Any]  # ticket id → awaitable language of its customer
     clock: Callable[[], datetime]
 
@@ -81,14 +82,7 @@ class Survey:
     async def _record(self, ticket_id: int, form: SurveyForm) -> None:
         comment = form.comment.strip()[:MAX_COMMENT] or None
         async with transaction():
-            before = await self.ratings.score_of(ticket_id)
-            if before is not None and before[0] == form.score and comment in (None, before[1]):
-                return  # the same answer again (a double click, a reload): nothing new to record
-            await self.ratings.record(ticket_id, form.score, "link", self.clock(), comment)
-            data: dict[str, Any] = {"score": form.score, "source": "link"}
-            if comment:
-                data["comment"] = comment[:200]
-            await self.repo.event("rating.received", data, ticket_id=ticket_id, actor="customer")
+            await self.service.rate(ticket_id, form.score, "link", Actor("customer"), Moment.of(self.clock()), comment)
 
     async def _page(self, ticket_id: int, number: int, signature: str, score: int, *, recorded: bool,
                     commented: bool = False) -> Template:

@@ -13,7 +13,6 @@ from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.facts import guess_language
-from mailhelpdesk.store.ratings import RatingStore
 from mailhelpdesk.store.repository import Repository, TicketRef
 from mailhelpdesk.tickets.actor import Actor, Moment
 from mailhelpdesk.tickets.service import TicketService
@@ -43,7 +42,6 @@ class PersistStep:
     closed_policy: ClosedReplyPolicy
     service: TicketService
     agent_replies: AgentReplyHandler
-    ratings: RatingStore
     name: str = "persist"
     needs_inbound_row: ClassVar[bool] = True  # the message refers to its inbound row: the runner writes it first
 
@@ -88,10 +86,8 @@ class PersistStep:
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id, at=self._moment(ctx).now)
             return CONTINUE
         if ctx.survey_score is not None:
-            await self.ratings.record(ticket.id, ctx.survey_score, "reply", self._when(ctx))
-            await self.repo.event("rating.received", {"score": ctx.survey_score, "source": "reply"},
-                                  ticket_id=ticket.id, inbound_id=ctx.inbound_id, actor=str(_actor(ctx)),
-                                  at=self._moment(ctx).now)
+            await self.service.rate(ticket.id, ctx.survey_score, "reply", _actor(ctx), self._moment(ctx),
+                                    inbound_id=ctx.inbound_id)
             return CONTINUE
         await self._add_people(ctx, ticket)
         await self._update_ticket(ctx, ticket, created)
