@@ -29,6 +29,10 @@ from mailhelpdesk.store.outbox import QUEUED, SENDING, SENT
 from mailhelpdesk.web.auth import API_PREFIX, AgentAuthMiddleware, LoginLimiter
 from mailhelpdesk.web.login import Login
 from mailhelpdesk.web.security import SecureApp, allowed_hosts
+from mailhelpdesk.web.admin import Admin
+from mailhelpdesk.web.pages import Section
+from mailhelpdesk.web.search import Search
+from mailhelpdesk.web.status_page import StatusPage
 from mailhelpdesk.web.survey import Survey
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
@@ -112,8 +116,10 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
     survey = Survey(runtime.signer, runtime.repo, runtime.service, runtime.notifier.customer_language, now)
     static = create_static_files_router("/static", [STATIC], opt={"exclude_from_auth": True},
                                         cache_control=CacheControlHeader(max_age=3600))
+    sections: list[Section] = [login, survey, Search(runtime, now), Admin(runtime, now), StatusPage(runtime, now)]
     app = Litestar(
-        route_handlers=[ticket_list, ticket_detail, health, api_me, static, *login.handlers(), *survey.handlers()],
+        route_handlers=[ticket_list, ticket_detail, health, api_me, static,
+                        *(handler for section in sections for handler in section.handlers())],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[DefineMiddleware(AgentAuthMiddleware, accounts=accounts, rules=runtime.rules, clock=now)],
         csrf_config=CSRFConfig(secret=runtime.signer.key_for("csrf"), cookie_name=CSRF_COOKIE,

@@ -1,7 +1,5 @@
 """The panel's front door, in process on each engine: login, sessions, CSRF, Host, headers."""
 
-import functools
-import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +11,12 @@ from mailhelpdesk.app import Runtime, running
 from mailhelpdesk.config import Settings
 from mailhelpdesk.store.accounts import AccountStore
 from mailhelpdesk.web.app import create_web_app
-from mailhelpdesk.web.passwords import hash_password
 
 from .conftest import ruled_settings
 from .mails import SUPPORT, Clock, ingest, mail
+from .web import PASSWORD, Browser, hashed_password
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery"
 RULES = """
 teams:
   dispatch: {line: 1}
@@ -27,53 +24,6 @@ agents:
   - {email: anna@example.com, name: Anna Smirnova, teams: [dispatch], role: admin}
   - {email: oleg@example.com, name: Oleg Petrov, teams: [dispatch]}
 """
-_CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
-
-
-@functools.cache
-def _hashed() -> str:
-    return hash_password(PASSWORD)  # argon2 takes a fifth of a second: once per run
-
-
-class Browser:
-    """Cookies kept by hand (a cookie jar would second-guess a loopback IP); redirects not followed."""
-
-    def __init__(self, client: httpx.AsyncClient, host: str = "127.0.0.1:8000") -> None:
-        self.client, self.host = client, host
-        self.cookies: dict[str, str] = {}
-
-    async def get(self, path: str, **headers: str) -> httpx.Response:
-        return self._keep(await self.client.get(path, headers=self._headers(headers)))
-
-    async def post(self, path: str, form: dict[str, str], csrf: bool = True, **headers: str) -> httpx.Response:
-        if csrf:
-            form = {**form, "_csrf_token": await self.csrf_token()}
-        return self._keep(await self.client.post(path, data=form, headers=self._headers(headers)))
-
-    async def csrf_token(self) -> str:
-        page = await self.get("/login")
-        found = _CSRF_FIELD.search(page.text)
-        assert found, page.text
-        return found.group(1)
-
-    async def log_in(self, email: str = "oleg@example.com", password: str = PASSWORD, **form: str) -> httpx.Response:
-        return await self.post("/login", {"email": email, "password": password, **form})
-
-    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
-        cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return {"host": self.host, **({"cookie": cookie} if cookie else {}), **extra}
-
-    def _keep(self, response: httpx.Response) -> httpx.Response:
-        for header in response.headers.get_list("set-cookie"):
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0]
-            if "max-age=0" in header.lower() or 'expires=thu, 01 jan 1970' in header.lower() or not value:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value.strip('"')
-        return response
-
-
 @pytest.fixture
 async def rt(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
     settings = ruled_settings(make_settings, database_url, tmp_path, RULES,
@@ -82,7 +32,7 @@ async def rt(make_settings: Callable[..., Settings], database_url: str, tmp_path
     async with running(settings, clock=Clock(NOW)) as runtime:
         runtime.rules.load()
         for agent in ("anna@example.com", "oleg@example.com"):
-            await AccountStore().set_password(agent, _hashed(), NOW)
+            await AccountStore().set_password(agent, hashed_password(), NOW)
         yield runtime
 
 
