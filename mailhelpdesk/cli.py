@@ -152,7 +152,7 @@ def _add_ticket_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
 
 
 def _add_ticket_actions(tsub: "argparse._SubParsersAction[_Parser]") -> None:
-    """``tickets reply|note|set|merge|collaborators``: what agents do, from the command line."""
+    """``tickets reply|note|set|merge|split|collaborators``: what agents do, from the command line."""
     for name, what in (("reply", "answer the customer (and cc) from the mailbox's address"),
                        ("note", "add an internal note; @name tells that agent")):
         action = tsub.add_parser(name, help=what)
@@ -170,6 +170,10 @@ def _add_ticket_actions(tsub: "argparse._SubParsersAction[_Parser]") -> None:
     merge.add_argument("--as", dest="actor", metavar="EMAIL", help="the agent merging (default: system)")
     merge.add_argument("--force", action="store_true", help="merge tickets of different customers too (the "
                        "source's requester becomes a cc of the target and receives its answers)")
+    split = tsub.add_parser("split", help="move one customer mail of a ticket into a new ticket")
+    split.add_argument("number", type=_positive_int)
+    split.add_argument("message", type=_positive_int, help="the message's id (the panel shows it on each message)")
+    split.add_argument("--as", dest="actor", metavar="EMAIL", help="the agent splitting (default: system)")
     follow = tsub.add_parser("collaborators", help="agents who follow a ticket besides its assignee")
     follow.add_argument("number", type=_positive_int)
     follow.add_argument("--add", action="append", default=[], metavar="EMAIL")
@@ -421,6 +425,8 @@ async def _ticket_action(runtime: "Runtime", args: argparse.Namespace, out: Text
     if args.action == "merge":
         return await run_action(runtime, lambda s, a, m: s.merge(args.source, args.target, a, m, args.force),
                                 actor, out, err)
+    if args.action == "split":
+        return await run_action(runtime, lambda s, a, m: s.split(args.number, args.message, a, m), actor, out, err)
     if args.action == "collaborators":
         return await run_action(runtime, lambda s, a, m: s.collaborators(args.number, args.add, args.remove, a, m),
                                 actor, out, err)
@@ -532,7 +538,8 @@ _READS: dict[tuple[str, str | None], ReadHandler] = {
 # Commands that process or send mail, change tickets, or write other data: the whole runtime is built.
 _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("ingest", None): _ingest,
-    **{("tickets", action): _ticket_action for action in ("reply", "note", "set", "merge", "collaborators")},
+    **{("tickets", action): _ticket_action for action in ("reply", "note", "set", "merge", "split",
+                                                                       "collaborators")},
     ("quarantine", "replay"): _quarantine_replay,
     ("companies", "seed"): _companies_seed,
     ("timers", None): _timers,

@@ -1,4 +1,4 @@
-"""Signed reply addresses and Message-IDs: proofs that a token came from us."""
+"""Signed reply addresses, Message-IDs and customer links: proofs that a token came from us."""
 
 import base64
 import hashlib
@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 _SIG_LEN = 12
+_STATUS_SIG_LEN = 24  # 120 bits: a status link opens a ticket's thread and takes replies, not just a score
 
 
-def _sig(key: bytes, purpose: str, payload: str) -> str:
+def _sig(key: bytes, purpose: str, payload: str, length: int = _SIG_LEN) -> str:
     mac = hmac.new(key, f"{purpose}:{payload}".encode(), hashlib.sha256).digest()
-    return base64.b32encode(mac).decode("ascii").lower()[:_SIG_LEN]
+    return base64.b32encode(mac).decode("ascii").lower()[:length]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,24 @@ class Signer:
     def survey_valid(self, ticket_number: int, signature: str) -> bool:
         # compare_digest refuses non-ASCII text with a TypeError: such a signature is simply wrong.
         return signature.isascii() and hmac.compare_digest(signature.lower(), self.survey_signature(ticket_number))
+
+    def status_signature(self, ticket_number: int) -> str:
+        """Proof in a status-page link that we sent it for this ticket. The purpose is part of the MAC,
+        so neither a survey signature nor a reply address opens a status page, nor the other way round."""
+        return _sig(self.key, "status", str(ticket_number), _STATUS_SIG_LEN)
+
+    def status_valid(self, ticket_number: int, signature: str) -> bool:
+        # Non-ASCII would make compare_digest raise; any other length cannot be ours: both are simply wrong.
+        return (signature.isascii() and len(signature) == _STATUS_SIG_LEN
+                and hmac.compare_digest(signature.lower(), self.status_signature(ticket_number)))
+
+    def status_form_token(self, ticket_number: int) -> str:
+        """The hidden field of a status page's reply form: a POST must come from a page we rendered
+        for this ticket. Only whoever holds the signed link can fetch that page."""
+        return _sig(self.key, "status-form", str(ticket_number), _STATUS_SIG_LEN)
+
+    def status_form_valid(self, ticket_number: int, token: str) -> bool:
+        return token.isascii() and hmac.compare_digest(token, self.status_form_token(ticket_number))
 
     def message_id(self, ticket_number: int, domain: str) -> str:
         nonce = secrets.token_hex(6)

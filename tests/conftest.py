@@ -2,11 +2,13 @@
 
 - ``pg_server`` (session): a throwaway PostgreSQL cluster on 127.0.0.1, started once per run.
   It FAILS (never skips) when PostgreSQL cannot start: ``scripts/test`` installs it.
-- ``postgres_url`` / ``sqlite_url`` (function): a fresh, empty database of each engine.
+- ``postgres_url`` / ``sqlite_url`` (function): a fresh database of each engine, already migrated
+  (a copy of a template migrated once per run); ``empty_database_url``: one with no tables.
 - ``database_url`` (function, parametrized "sqlite"/"postgres"): one test, both engines.
 - ``make_settings(database_url, tmp_path, **overrides)``: ``Settings`` for a test.
 """
 
+import asyncio
 import os
 import shutil
 import socket
@@ -115,24 +117,64 @@ def pg_server() -> Iterator[PgServer]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(pg_server: PgServer) -> str:
-    """A fresh, empty database in the session's PostgreSQL server."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
+async def _migrate(database_url: str) -> None:
+    from mailhelpdesk.store.db import close_database, open_database
+
+    await open_database(database_url)
+    await close_database()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(pg_server: PgServer) -> str:
+    """A database migrated once per run: each test's database is a copy (CREATE DATABASE … TEMPLATE)."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
     pg_server.psql(f'CREATE DATABASE "{name}"')
+    asyncio.run(_migrate(f"{pg_server.url}/{name}"))
+    return name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run: each test gets a copy (migrating takes most of a second)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(_migrate(f"sqlite://{path}"))
+    return path
+
+
+@pytest.fixture
+def postgres_url(pg_server: PgServer, postgres_template: str) -> str:
+    """A fresh database in the session's PostgreSQL server, migrated."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    pg_server.psql(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
     return f"{pg_server.url}/{name}"
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite://{tmp_path}/mailhelpdesk.sqlite3"
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh SQLite database, migrated."""
+    path = tmp_path / "mailhelpdesk.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    path.chmod(0o600)
+    return f"sqlite://{path}"
 
 
 @pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
                         pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """The same test on both engines (PostgreSQL only starts when such a test runs)."""
+    """The same test on both engines (PostgreSQL only starts when such a test runs); migrated."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no tables yet, on each engine: for tests of the migrations themselves."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/empty.sqlite3"
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"empty_{uuid.uuid4().hex[:16]}"
+    server.psql(f'CREATE DATABASE "{name}"')
+    return f"{server.url}/{name}"
 
 
 # --- settings --------------------------------------------------------------------------------

@@ -1,22 +1,24 @@
 """``mailhelpdesk contacts``: how our mail addresses a customer (greeting, language, time zone)."""
 
+from datetime import UTC, datetime
 from typing import TextIO
 
+from mailhelpdesk.store.cards import CONTACT_FIELDS, update_contact
 from mailhelpdesk.store.models import Contact
-from mailhelpdesk.store.repository import transaction
+from mailhelpdesk.store.repository import Repository
+from mailhelpdesk.tickets.actor import SYSTEM
 
-FIELDS = ("preferred_name", "salutation", "language", "timezone")
+FIELDS = CONTACT_FIELDS
 
 
 async def set_contact(email: str, changes: dict[str, str], out: TextIO) -> bool:
-    """Set the given fields ('' clears one); False if there is no such contact."""
-    async with transaction():
-        contact = await Contact.get_or_none(email=email.lower())
-        if contact is None:
-            return False
-        for name, value in changes.items():
-            setattr(contact, name, value)
-        await contact.save(update_fields=list(changes))
+    """Set the given fields ('' clears one); False if there is no such contact.
+
+    The panel's client card writes through the same ``update_contact``, so both record who
+    changed what the same way (here: the system, as the command has no agent to name).
+    """
+    if await update_contact(Repository(), email, changes, str(SYSTEM), datetime.now(UTC)) is None:
+        return False
     await show_contact(email, out)
     return True
 

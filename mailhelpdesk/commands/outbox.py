@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, TextIO
 from mailhelpdesk.commands.text import clip
 from mailhelpdesk.reads import Reads
 from mailhelpdesk.store.repository import transaction
+from mailhelpdesk.tickets.actor import SYSTEM, Actor
 
 if TYPE_CHECKING:  # importing the runtime loads the mail pipeline, which listing and showing do not need
     from mailhelpdesk.app import Runtime
@@ -49,17 +50,37 @@ async def send_outbox(runtime: "Runtime", out: TextIO) -> int:
 
 
 async def retry_outbox(runtime: "Runtime", ids: list[int], out: TextIO) -> int:
-    async with transaction():
-        changed = await runtime.outbox.retry(ids, datetime.now(UTC))
-    out.write(f"{changed} failed mail(s) queued again\n")
-    return 0 if changed == len(ids) else 1
+    queued = await retry_failed(runtime, ids, SYSTEM, datetime.now(UTC))
+    out.write(f"{len(queued)} failed mail(s) queued again\n")
+    return 0 if len(queued) == len(ids) else 1
 
 
 async def resume_outbox(runtime: "Runtime", discard: bool, out: TextIO) -> int:
-    now = datetime.now(UTC)
+    held = await resume_held(runtime, discard, SYSTEM, datetime.now(UTC))
+    out.write(f"automatic mail flows again; {held} held mail(s) {'discarded' if discard else 'queued'}\n")
+    return 0
+
+
+# The two actions are shared by the command line and the panel's admin pages.
+
+
+async def retry_failed(runtime: "Runtime", ids: list[int], actor: Actor, now: datetime) -> list[int]:
+    """Queue failed mail again; the IDs queued (a row that is not failed is left alone)."""
+    queued: list[int] = []
+    async with transaction():
+        for outbox_id in ids:
+            if await runtime.outbox.retry([outbox_id], now):
+                queued.append(outbox_id)
+        if queued:
+            await runtime.repo.event("outbox.retried", {"ids": queued}, actor=str(actor), at=now)
+    return queued
+
+
+async def resume_held(runtime: "Runtime", discard: bool, actor: Actor, now: datetime) -> int:
+    """Reset the tripped breaker: held mail is queued, or dropped (``discard``); the number held."""
     async with transaction():
         was = await runtime.outbox.breaker_tripped()
         held = await runtime.outbox.reset_breaker(not discard, now)
-        await runtime.repo.event("outbox.resumed", {"was": was, "held": held, "discarded": discard})
-    out.write(f"automatic mail flows again; {held} held mail(s) {'discarded' if discard else 'queued'}\n")
-    return 0
+        await runtime.repo.event("outbox.resumed", {"was": was, "held": held, "discarded": discard},
+                                 actor=str(actor), at=now)
+    return held

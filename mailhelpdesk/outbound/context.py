@@ -49,7 +49,7 @@ class ContextBuilder:
     def build(self, view: TicketView, notice: Notice, recipient: str, language: str, box: MailboxSettings,
               ruleset: RuleSet, moments: Moments) -> dict[str, Any]:
         agent = notice.audience == "agent"
-        zone = _desk_zone(ruleset) if agent else _zone(view, ruleset)
+        zone = _desk_zone(ruleset) if agent else customer_zone(view, ruleset)
         values = self._common(view, recipient, language, box, ruleset, zone, agent)
         values |= self._specific(view, notice, language, ruleset, zone, moments)
         values |= _agents_only(view, recipient, language, zone, moments, agent)
@@ -78,6 +78,8 @@ class ContextBuilder:
             "desk": {"hours": describe_hours(calendar, language) if calendar else "",
                      "timezone": calendar.timezone.key if calendar else ""},
             "recipient": {"email": recipient, "name": person.name if recipient == person.email else ""},
+            # The customer's own key to the ticket's page: never handed to agents, who have the panel.
+            "status_url": "" if agent else self.status_url(view.number),
         }
 
     def _specific(self, view: TicketView, notice: Notice, language: str, ruleset: RuleSet, zone: tzinfo,
@@ -102,6 +104,10 @@ class ContextBuilder:
 
     def survey_url(self, number: int, score: int) -> str:
         return f"{self.public_url}/survey/{number}/{self.signer.survey_signature(number)}/{score}"
+
+    def status_url(self, number: int) -> str:
+        """The ticket's status page for its customer (``web/status_page.py``)."""
+        return f"{self.public_url}/status/{number}/{self.signer.status_signature(number)}"
 
 
 def _assignee_name(view: TicketView, ruleset: RuleSet) -> str:
@@ -149,7 +155,7 @@ def _business_hours(ruleset: RuleSet, view: TicketView) -> bool:
     return policy is not None and policy.business_time
 
 
-def _zone(view: TicketView, ruleset: RuleSet) -> tzinfo:
+def customer_zone(view: TicketView, ruleset: RuleSet) -> tzinfo:
     """The customer's time zone: theirs, their company's, the desk's, UTC."""
     for name in (view.requester.timezone, view.company.timezone):
         if name:

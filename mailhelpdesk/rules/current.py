@@ -1,6 +1,8 @@
 """The rules in force, read from the rules file when first needed and again when it changes."""
 
+import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mailhelpdesk.errors import ConfigError
@@ -27,6 +29,12 @@ class CurrentRules:
         self._path, self._templates_dir = path, templates_dir
         self._rules: RuleSet | None = None
         self._stamp: _Stamp = ()
+        # What the admin page shows: when the rules in force were read, which version of the file
+        # (the start of its SHA-256), and the last refused edit.
+        self.loaded_at: datetime | None = None
+        self.version = ""
+        self.refused_at: datetime | None = None
+        self.refused: tuple[Problem, ...] = ()
 
     def __call__(self) -> RuleSet:
         if self._rules is None:
@@ -44,6 +52,7 @@ class CurrentRules:
             problems = "\n".join(str(p) for p in result.problems)
             raise ConfigError(f"the rules file has {len(result.problems)} problem(s):\n{problems}")
         self._rules, self._stamp = result.rules, stamp + self._stamp_of(result.rules.sources[1:])
+        self._loaded()
         return self._rules
 
     def refresh(self) -> Refresh:
@@ -57,10 +66,19 @@ class CurrentRules:
         self._stamp = stamp  # a refused file is not read again until it changes again
         result = load_rules(self._path, self._templates_dir)
         if result.rules is None:
+            self.refused_at, self.refused = datetime.now(UTC), result.problems
             return Refresh("refused", result.problems)
         self._rules = result.rules
+        self._loaded()
         self._stamp = stamp[:1] + self._stamp_of(result.rules.sources[1:])  # the main file as it was read
         return Refresh("reloaded")
+
+    def _loaded(self) -> None:
+        self.loaded_at, self.refused_at, self.refused = datetime.now(UTC), None, ()
+        try:
+            self.version = hashlib.sha256(self._path.read_bytes()).hexdigest()[:16] if self._path else ""
+        except OSError:  # moved away since it was read: the rules stay, their version is unknown
+            self.version = ""
 
     @staticmethod
     def _stamp_of(paths: tuple[Path, ...]) -> _Stamp:

@@ -53,10 +53,20 @@ def _sla_columns(result: RulesResult, stored_dues: dict[str, datetime | None]) -
             fields[DUE_COLUMNS[target]] = plan.shifted(due)
     for target, deadline in plan.writes.items():
         fields[DUE_COLUMNS[target]] = deadline.due if deadline else None
+    if any(column in fields for column in DUE_COLUMNS.values()):
+        fields["next_due"] = next_due(stored_dues, fields)
     if plan.clock is not None:
         fields["sla_paused_at"] = plan.clock.paused_at
         fields["sla_paused_seconds"] = int(plan.clock.paused.total_seconds())
     return fields
+
+
+def next_due(stored_dues: dict[str, datetime | None], fields: dict[str, Any]) -> datetime | None:
+    """The nearest deadline after this write: what the queues sort and filter by (overdue, at risk),
+    kept in a column of its own so one index serves them."""
+    dues = [fields[column] if column in fields else stored_dues.get(target)
+            for target, column in DUE_COLUMNS.items()]
+    return min((due for due in dues if due is not None), default=None)
 
 
 def rule_events(result: RulesResult | None, at: datetime) -> list[tuple[str, dict[str, Any]]]:

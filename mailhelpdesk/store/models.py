@@ -75,6 +75,7 @@ class Contact(Model):
 
     class Meta:
         table = "contact"
+        indexes = (("company_id",),)  # a company's contacts
 
 
 class Ticket(Model):
@@ -109,6 +110,8 @@ class Ticket(Model):
     next_response_due = fields.DatetimeField(null=True, db_index=True)
     update_due = fields.DatetimeField(null=True, db_index=True)
     resolution_due = fields.DatetimeField(null=True, db_index=True)
+    # The nearest of the four: what the panel's queues sort by and find overdue or at risk.
+    next_due = fields.DatetimeField(null=True)
     # When the status last changed: timed rules (pending_for) count from it.
     status_since = fields.DatetimeField(null=True)
     # The SLA clock: stopped since (while in a pausing status), and business time stopped so far.
@@ -124,6 +127,9 @@ class Ticket(Model):
 
     class Meta:
         table = "ticket"
+        # The panel's queues: each filters on its column and sorts (keyset) on the next.
+        indexes = (("status", "next_due"), ("status", "updated_at"), ("assignee", "status"), ("team", "status"),
+                   ("company_id", "status"), ("requester_id", "created_at"))
 
 
 class Message(Model):

@@ -62,6 +62,18 @@ class GatheredEvents:
 
 
 @dataclass(frozen=True, slots=True)
+class SplitSource:
+    """A customer mail to be split off its ticket."""
+
+    message_id: int
+    subject: str
+    sender: str
+    date: datetime
+    raw: bytes
+    contact_id: int | None  # the sender's contact (a colleague of the requester, perhaps)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredMessage:
     id: int
     fingerprint: str
@@ -518,6 +530,25 @@ class Repository:
         await self._sql.execute('UPDATE "outbox" SET "ticket_id" = ? WHERE "ticket_id" = ?', target_id, source_id)
         return moved
 
+    async def split_source(self, ticket_id: int, message_id: int) -> SplitSource | None:
+        """A customer's mail of the ticket that can become a ticket of its own (None: not one of its
+        public inbound messages, or the ticket's only mail from the customer side)."""
+        row = await self._sql.first(
+            'SELECT m."subject", m."from_addr", m."date", i."raw_message", c."id",'
+            ' (SELECT COUNT(*) FROM "message" o'
+            '  WHERE o."ticket_id" = m."ticket_id" AND o."direction" = m."direction")'
+            ' FROM "message" m JOIN "inbound" i ON i."id" = m."inbound_id"'
+            ' LEFT JOIN "contact" c ON c."email" = m."from_addr"'
+            ' WHERE m."id" = ? AND m."ticket_id" = ? AND m."direction" = ? AND m."visibility" = ?',
+            message_id, ticket_id, Direction.INBOUND.value, Visibility.PUBLIC.value)
+        if row is None or int(row[5]) < 2:
+            return None
+        return SplitSource(message_id, str(row[0]), str(row[1]), from_db_datetime(row[2]), bytes(row[3]),
+                           int(row[4]) if row[4] is not None else None)
+
+    async def move_message(self, message_id: int, ticket_id: int) -> None:
+        await self._sql.execute('UPDATE "message" SET "ticket_id" = ? WHERE "id" = ?', ticket_id, message_id)
+
 
 _NO_INBOUND_INFO: dict[str, Any] = {"reason": "", "step": "", "error": "", "message_id": "", "sender": "",
                                     "subject": "", "flags": {}}
@@ -530,13 +561,12 @@ _PENDING_EVENTS: ContextVar["GatheredEvents | None"] = ContextVar("pending_event
 _BATCH_EVENTS: ContextVar[list[tuple[Any, ...]] | None] = ContextVar("batch_events", default=None)
 _TICKET_FIELDS = ("subject", "normalized_subject", "status", "urgency", "line", "team", "mailbox", "company_id",
                   "requester_id", "created_at", "updated_at", "assignee", "tags", "sla_policy", "sla_policy_rule",
-                  "first_response_due", "next_response_due", "update_due", "resolution_due", "status_since",
-                  "sla_paused_at", "sla_paused_seconds", "history_only")
+                  "first_response_due", "next_response_due", "update_due", "resolution_due", "next_due",
+                  "status_since", "sla_paused_at", "sla_paused_seconds", "history_only")
 _TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": "", "sla_policy_rule": "",
-                                    "first_response_due": None,
-                                    "next_response_due": None, "update_due": None, "resolution_due": None,
-                                    "status_since": None, "sla_paused_at": None, "sla_paused_seconds": 0,
-                                    "history_only": False}
+                                    "first_response_due": None, "next_response_due": None, "update_due": None,
+                                    "resolution_due": None, "next_due": None, "status_since": None,
+                                    "sla_paused_at": None, "sla_paused_seconds": 0, "history_only": False}
 _STORED_FIELDS = ("id", "number", "sla_policy", "urgency", "line", "team", "assignee", "status", "tags",
                   "sla_policy_rule", "mailbox", "created_at", "updated_at", "status_since", "sla_paused_at",
                   "sla_paused_seconds", *DUE_COLUMNS.values(), "merged_into", "history_only", "company_id")

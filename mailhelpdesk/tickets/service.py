@@ -20,6 +20,7 @@ from mailhelpdesk.outbound.draft import OutboundFile
 from mailhelpdesk.outbound.notifier import Answer, Notifier
 from mailhelpdesk.outbound.planner import Notice, TicketChange
 from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
+from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.rules.effects import changed_columns, ticket_columns
 from mailhelpdesk.rules.engine import Fired, TicketState
 from mailhelpdesk.rules.facts import MailFacts
@@ -169,6 +170,40 @@ class TicketService:
         for ticket_id in (old.id, new.id):
             await self.repo.event("ticket.merged", data, ticket_id=ticket_id, actor=str(actor), at=moment.now)
         return Done(new.number, (f"#{old.number} merged into #{new.number} ({moved} messages moved)",))
+
+    async def split(self, number: int, message_id: int, actor: Actor, moment: Moment) -> ActionResult:
+        """One customer mail off its ticket into a new ticket (a second request in the same thread).
+        The new ticket starts on the old one's line and team, the rules for a new ticket decide the
+        rest, its deadlines count from the mail's date, and later replies to that mail thread to it.
+        No one is mailed: the customer was acknowledged when the mail came."""
+        stored = await self._stored(number)
+        if isinstance(stored, Refused):
+            return stored
+        source = await self.repo.split_source(stored.id, message_id)
+        if source is None:
+            return Refused(f"message {message_id} is not a customer mail of #{number} that can stand alone "
+                           "(a ticket's only customer mail stays)")
+        at = Moment(min(source.date, moment.now), moment.now)
+        mail = parse_mail(source.raw)
+        result = await self._decide_new(stored, mail, at)
+        requester = source.contact_id or (await self.repo.contact_ids(stored.id))[0]
+        fields = {"subject": source.subject or "(no subject)", "normalized_subject": normalize_subject(source.subject),
+                  "status": TicketStatus.NEW.value, "urgency": "normal", "line": stored.state.line,
+                  "team": stored.state.team, "mailbox": stored.mailbox, "company_id": stored.company_id,
+                  "requester_id": requester, "created_at": at.at, "updated_at": at.at, "status_since": at.at}
+        new = await self.open_ticket(source.sender, fields, result, actor, at, None,
+                                     {"split_from": stored.number, "message": message_id})
+        await self.repo.move_message(message_id, new.id)
+        await self.repo.event("ticket.split", {"message": message_id, "into": new.number}, ticket_id=stored.id,
+                              actor=str(actor), at=moment.now)
+        return Done(new.number, (f"message {message_id} of #{stored.number} is now #{new.number}",))
+
+    async def _decide_new(self, stored: StoredTicket, mail: ParsedMail, at: Moment) -> RulesResult:
+        ruleset = self.rules()
+        state = TicketState(line=stored.state.line, team=stored.state.team)
+        facts = MailFacts(mail, stored.mailbox, stored.company, stored.tier, state, at.at, ruleset.sla_calendar,
+                          created_at=at.at)
+        return run_rules(ruleset, "ticket_created", facts, state, stored.tier, at.at, None, None)
 
     async def merge_refused(self, source: int, target: int) -> Refused | None:
         """Why ``source`` cannot be merged into ``target`` (None: it can), before anything changes."""

@@ -4,7 +4,8 @@
 and wraps the Litestar app in ``SecureApp`` (Host check and security headers on every response).
 """
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,86 +14,42 @@ from urllib.parse import quote
 from litestar import Litestar, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import DefineMiddleware
-from litestar.params import FromPath, FromQuery
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
 from mailhelpdesk.app import Runtime, utc_now
-from mailhelpdesk.domain.types import Direction, InboundState
+from mailhelpdesk.config import Settings
+from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.store.accounts import AccountStore
-from mailhelpdesk.store.models import Inbound, Message, Outbox, Ticket
-from mailhelpdesk.store.outbox import QUEUED, SENDING, SENT
-from mailhelpdesk.web.auth import API_PREFIX, AgentAuthMiddleware, LoginLimiter
-from mailhelpdesk.web.login import Login
-from mailhelpdesk.web.security import SecureApp, allowed_hosts
+from mailhelpdesk.store.models import Inbound
+from mailhelpdesk.store.queues import Queues
 from mailhelpdesk.web.admin import Admin
+from mailhelpdesk.web.api import Api, openapi_config
+from mailhelpdesk.web.auth import API_PREFIX, AgentAuthMiddleware, LoginLimiter
+from mailhelpdesk.web.canned import SHIPPED, CannedReplies
+from mailhelpdesk.web.cards import Cards
+from mailhelpdesk.web.login import Login
 from mailhelpdesk.web.pages import Section
+from mailhelpdesk.web.queues import QueueList
 from mailhelpdesk.web.search import Search
+from mailhelpdesk.web.security import SecureApp, allowed_hosts
 from mailhelpdesk.web.status_page import StatusPage
 from mailhelpdesk.web.survey import Survey
+from mailhelpdesk.web.ticket_actions import TicketActions
+from mailhelpdesk.web.ticket_page import TicketPage
 
+log = logging.getLogger("mailhelpdesk.web")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
 CSRF_COOKIE = "mhd_csrf"
 
 
-def _agent(request: Request[Any, Any, Any]) -> Any:
-    return request.scope.get("user")
-
-
-@get("/")
-async def ticket_list(request: Request[Any, Any, Any], status: FromQuery[str | None] = None) -> Template:
-    query = Ticket.all().order_by("-number").limit(200).prefetch_related("requester", "company")
-    if status:
-        query = query.filter(status=status)
-    quarantined = await Inbound.filter(state=InboundState.QUARANTINED.value).count()
-    return Template("tickets.html.j2", context={"tickets": await query, "quarantined": quarantined,
-                                                "user": _agent(request)})
-
-
-@get("/tickets/{number:int}")
-async def ticket_detail(request: Request[Any, Any, Any], number: FromPath[int]) -> Template:
-    ticket = await Ticket.get_or_none(number=number).prefetch_related(
-        "requester", "company", "cc", "messages__attachments", "rating"
-    )
-    if ticket is None:
-        raise NotFoundException(f"no ticket #{number}")
-    messages = sorted(ticket.messages, key=lambda m: (m.date, m.id))
-    outbox = await Outbox.filter(ticket_id=ticket.id).order_by("id").only(
-        "id", "template", "audience", "recipient", "status", "reason", "attempts", "created_at", "sent_at")
-    return Template("ticket.html.j2", context={"ticket": ticket, "messages": messages, "outbox": outbox,
-                                               "delivery": deliveries(messages, outbox), "user": _agent(request)})
-
-
-def deliveries(messages: Sequence[Message], outbox: Sequence[Outbox]) -> dict[int, str]:
-    """Who each message of ours is for and what became of it, by message id.
-
-    Our mail joins the thread when it is queued, so its place there says nothing about whether
-    it went out: its outbox row (``flags["outbox"]``) does.
-    """
-    rows = {row.id: row for row in outbox}
-    return {m.id: delivery_label(rows.get(m.flags.get("outbox"))) for m in messages
-            if m.direction == Direction.OUTBOUND.value}
-
-
-def delivery_label(row: Outbox | None) -> str:
-    """E.g. "to customer · queued", "to customer · failed: 550 no such user"."""
-    if row is None:
-        return "not in the outbox"
-    if row.status == QUEUED and row.attempts and row.reason:  # a temporary failure: it is retried
-        status = f"queued, tried {row.attempts}x: {row.reason}"
-    elif row.status in (QUEUED, SENDING, SENT) or not row.reason:
-        status = row.status
-    else:  # failed, suppressed or held: the reason is the point
-        status = f"{row.status}: {row.reason}"
-    return f"to {row.audience} · {status}"
-
-
-@get("/api/v1/me")
+@get("/api/v1/me", include_in_schema=True)
 async def api_me(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Whom the bearer token belongs to: the smallest check that a token works."""
     user = request.user
@@ -116,18 +73,39 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
     survey = Survey(runtime.signer, runtime.repo, runtime.service, runtime.notifier.customer_language, now)
     static = create_static_files_router("/static", [STATIC], opt={"exclude_from_auth": True},
                                         cache_control=CacheControlHeader(max_age=3600))
-    sections: list[Section] = [login, survey, Search(runtime, now), Admin(runtime, now), StatusPage(runtime, now)]
+    canned = CannedReplies(tuple(p for p in (_canned_dir(settings), SHIPPED) if p is not None),
+                           settings.default_language)
+    sections: list[Section] = [
+        login, survey, QueueList(settings, now, Queues()),
+        TicketPage(runtime.rules, canned, runtime.notifier.customer_language, now),
+        TicketActions(runtime.service, now), Cards(runtime, now), Search(runtime, now), Admin(runtime, now),
+        StatusPage(runtime, now), Api(runtime.service, now)]
     app = Litestar(
-        route_handlers=[ticket_list, ticket_detail, health, api_me, static,
+        route_handlers=[health, api_me, static,
                         *(handler for section in sections for handler in section.handlers())],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[DefineMiddleware(AgentAuthMiddleware, accounts=accounts, rules=runtime.rules, clock=now)],
         csrf_config=CSRFConfig(secret=runtime.signer.key_for("csrf"), cookie_name=CSRF_COOKIE,
-                               cookie_secure=secure, cookie_httponly=True, exclude=["/survey/", API_PREFIX]),
-        exception_handlers={NotAuthorizedException: _to_login},
+                               cookie_secure=secure, cookie_httponly=True,
+                               exclude=["/survey/", "/status/", API_PREFIX]),
+        exception_handlers={NotAuthorizedException: _to_login, HTTP_500_INTERNAL_SERVER_ERROR: _server_error},
         on_shutdown=on_shutdown or [],
+        openapi_config=openapi_config(),
+        include_in_schema=False,  # the panel's pages; the API's calls say they belong in the schema
     )
     return SecureApp(app, allowed_hosts(settings.public_url, settings.web_host), secure)
+
+
+def _canned_dir(settings: Settings) -> Path | None:
+    admin = settings.admin_templates()
+    return admin / "canned" if admin is not None else None
+
+
+def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The panel's one catch of unexpected errors: logged with the traceback (the request's
+    path, never its body: it may hold a password or a customer's mail), and a bare 500."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
 
 
 def _to_login(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:

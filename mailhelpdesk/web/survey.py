@@ -74,8 +74,10 @@ class Survey:
         return [survey_link, survey_answer]
 
     async def _ticket(self, number: int, signature: str) -> int:
-        ref = await self.repo.ticket_ref(number=number)
-        if ref is None or not self.signer.survey_valid(number, signature):
+        # The signature first: a number too large for the database is never looked up.
+        valid = self.signer.survey_valid(number, signature)
+        ref = await self.repo.ticket_ref(number=number) if valid else None
+        if ref is None:
             raise NotFoundException("no such survey")  # the same answer for both: nothing to probe
         return ref.id
 

@@ -39,11 +39,11 @@ async def applied() -> list[tuple[str, str]]:
 
 
 async def test_fresh_database_is_migrated_and_reopening_is_a_no_op(
-    make_settings: Callable[..., Settings], database_url: str, tmp_path: Path
+    make_settings: Callable[..., Settings], empty_database_url: str, tmp_path: Path
 ) -> None:
-    settings = make_settings(database_url, tmp_path, mailboxes=MAILBOXES)
+    settings = make_settings(empty_database_url, tmp_path, mailboxes=MAILBOXES)
     async with running(settings) as rt:
-        assert await table_names(database_url) >= TABLES
+        assert await table_names(empty_database_url) >= TABLES
         first = await applied()
         assert ("models", "0001_initial") in first
         number = await ingest(rt, mail())
@@ -65,10 +65,11 @@ async def test_models_have_no_changes_missing_from_the_migrations(sqlite_url: st
 
 
 
-async def test_a_populated_database_is_upgraded_to_the_sla_clock(database_url: str,
+async def test_a_populated_database_is_upgraded_to_the_sla_clock(empty_database_url: str,
                                                                 make_settings: Callable[..., Settings],
                                                                 tmp_path: Path) -> None:
     """0003 adds NOT NULL columns: a table with rows (PostgreSQL is strict) must take them."""
+    database_url = empty_database_url
     config = tortoise_config(database_url)
     await migrate(config=config, target="models.0002_ticket_rules")
     await Tortoise.init(config=config)

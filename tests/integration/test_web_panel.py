@@ -21,7 +21,7 @@ from .mails import Clock, ingest, mail
 AGENT = "oleg@example.com"
 RULES = "teams:\n  dispatch: {line: 1, members: [oleg@example.com]}\n"
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-_ARTICLE = re.compile(r'<article class="([^"]*)">\s*<div class="meta">(.*?)</div>', re.S)
+_ARTICLE = re.compile(r'<article class="([^"]*)"[^>]*>\s*<div class="meta">(.*?)</div>', re.S)
 
 
 @pytest.fixture
