@@ -158,7 +158,7 @@ async def _fill_postgres(url: str, tickets: int) -> None:
     await _copy(db, batch_t, batch_m)
     for table in ("company", "contact", "ticket", "message"):
         await db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        await db.execute(f"ANALYZE {table}")
+        await db.execute(f"VACUUM ANALYZE {table}")  # as autovacuum leaves a table at rest
     await db.close()
 
 
@@ -239,23 +239,30 @@ async def main() -> None:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server URL (default: SQLite in a temp dir)")
+    parser.add_argument("--keep", metavar="NAME", default="",
+                        help="PostgreSQL: fill database NAME once and keep it; later runs measure it again")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mhd-panel-bench-") as tmp:
         url = f"sqlite://{tmp}/bench.sqlite3"
         admin_url = args.database_url
+        fresh = True
         if admin_url:
             import asyncpg
 
-            name = f"panel_bench_{uuid.uuid4().hex[:8]}"
+            name = args.keep or f"panel_bench_{uuid.uuid4().hex[:8]}"
             admin = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
-            await admin.execute(f'CREATE DATABASE "{name}"')
+            fresh = not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if fresh:
+                await admin.execute(f'CREATE DATABASE "{name}"')
             url = admin_url.rsplit("/", 1)[0] + f"/{name}"
         try:
-            print(f"filled in {await fill(url, args.tickets):.0f} s")
+            if fresh:
+                print(f"filled in {await fill(url, args.tickets):.0f} s")
             await measure(url, Path(tmp), args.tickets, args.repeat)
         finally:
             if admin_url:
-                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+                if not args.keep:
+                    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
                 await admin.close()
 
 

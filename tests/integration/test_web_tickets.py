@@ -239,10 +239,13 @@ async def test_a_canned_reply_fills_the_answer_in_the_customers_language(rt: Run
     assert _TEXTAREA.findall(missing.text) == [""]
 
 
-async def test_forms_without_csrf_are_refused(rt: Runtime, browser: Browser) -> None:
+async def test_forms_without_csrf_or_with_a_wrong_one_are_refused(rt: Runtime, browser: Browser) -> None:
     number = await ingest(rt, mail("Printer on floor 3 is broken", date=NOW))
+    await browser.get(f"/tickets/{number}")  # the CSRF cookie
     refused = await browser.post(f"/tickets/{number}/note", {"text": "hi"}, csrf=False)
     assert refused.status_code == 403
+    forged = await browser.post(f"/tickets/{number}/note", {"text": "hi", "_csrf_token": "forged-token"}, csrf=False)
+    assert forged.status_code == 403
     assert not await Message.filter(ticket__number=number, visibility="internal").exists()
 
 
