@@ -3,7 +3,7 @@
 ``search_tickets`` is what the panel's search page calls, and what the REST API will call: it
 takes the text an agent typed and returns plain ``SearchHit`` values. The syntax is in
 docs/search.md. Words go to the engine's full-text index (SQLite FTS5 over ``message_fts``,
-PostgreSQL's GIN index ``message_search``; both made by migration 0008), each term quoted, so
+PostgreSQL's GIN index on the stored ``message.search_vector``; migrations 0008 and 0011), each term quoted, so
 nothing typed can change the meaning of the query or make it fail.
 
 A hit is a ticket. Words must all occur in one of its messages (subject or body, internal notes
@@ -35,9 +35,9 @@ _WORDLIKE = re.compile(r"[^\W_]")
 _TOKEN = re.compile(r'"([^"]*)"?|([^\s"]+)(?:"([^"]*)"?)?')
 _MARK_START, _MARK_END = "\x02", "\x03"  # around matches in the engines' snippets
 _MARKS = re.compile(f"{_MARK_START}(.*?){_MARK_END}", re.S)
-# Must be the expression of the index ``message_search`` (migration 0008), or the index goes unused.
+# The text the stored vector is made of (migration 0011), for the snippets.
 _PG_DOCUMENT = """left(coalesce(m."subject", '') || ' ' || coalesce(m."text", ''), 100000)"""
-POSTGRES_VECTOR = f"to_tsvector('simple', {_PG_DOCUMENT})"
+POSTGRES_VECTOR = 'm."search_vector"'  # indexed (GIN), computed by the database from _PG_DOCUMENT
 # The domain of message s's sender, as migration 0008 indexed it (from:acme.com).
 SQLITE_SENDER_DOMAIN = """substr(s."from_addr", instr(s."from_addr", '@') + 1)"""
 POSTGRES_SENDER_DOMAIN = """substr(s."from_addr", strpos(s."from_addr", '@') + 1)"""

@@ -354,7 +354,7 @@ async def test_searches_go_through_the_indexes(rt: Runtime, database_url: str) -
              f"SELECT m.id FROM message m WHERE {POSTGRES_VECTOR} @@ to_tsquery('simple', 'toner')")
     domain = SQLITE_SENDER_DOMAIN if sqlite else POSTGRES_SENDER_DOMAIN
 
-    assert ("VIRTUAL TABLE" if sqlite else "message_search") in await plan(words, database_url)
+    assert ("VIRTUAL TABLE" if sqlite else "message_search_vector") in await plan(words, database_url)
     assert "message_from_domain" in await plan(f"SELECT s.id FROM message s WHERE {domain} = 'acme.com'",
                                                database_url)
     assert "message_from_addr" in await plan("SELECT s.id FROM message s WHERE s.from_addr = 'ann@acme.com'",
