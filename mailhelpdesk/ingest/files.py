@@ -54,9 +54,8 @@ def count_messages(paths: list[Path]) -> int:
 
 
 def _iter_directory(path: Path) -> Iterator[Item]:
-    if _is_maildir(path):
-        yield from _iter_maildir(path)
-        return
+    """All of it: a Maildir's new/ and cur/, and beside them its loose files and sub-folders
+    (Maildir++ keeps folders such as .Sent there): mail left anywhere in it is still mail."""
     for file in _files_under(path):
         yield from _iter_file(file)
 
@@ -64,25 +63,22 @@ def _iter_directory(path: Path) -> Iterator[Item]:
 def _files_under(path: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(path):
         dirs.sort()
-        if _is_maildir(Path(root)):
+        maildir = _is_maildir(Path(root))
+        if maildir:  # tmp/ holds deliveries not finished: never mail yet
             dirs[:] = [d for d in dirs if d not in ("cur", "new", "tmp")]
-            yield from (Path(root) / "new" / f for f in sorted(os.listdir(Path(root) / "new")))
-            yield from (Path(root) / "cur" / f for f in sorted(os.listdir(Path(root) / "cur")))
-            continue
+            yield from (Path(root) / "new" / f for f in sorted(os.listdir(Path(root) / "new")) if f[:1] != ".")
+            yield from (Path(root) / "cur" / f for f in sorted(os.listdir(Path(root) / "cur")) if f[:1] != ".")
         for name in sorted(files):
-            if not name.startswith("."):
+            if not name.startswith(".") and not (maildir and name.startswith(_MAILDIR_METADATA)):
                 yield Path(root) / name
+
+
+# What mail servers keep beside a Maildir's messages: indexes, folder lists, flags. Not mail.
+_MAILDIR_METADATA = ("dovecot", "maildirfolder", "subscriptions", "courierimap", "maildirsize", "maildirquota")
 
 
 def _is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
-
-
-def _iter_maildir(path: Path) -> Iterator[Item]:
-    for sub in ("new", "cur"):
-        for name in sorted(os.listdir(path / sub)):
-            if not name.startswith("."):
-                yield _read(path / sub / name)
 
 
 def _iter_file(path: Path) -> Iterator[Item]:
@@ -125,11 +121,16 @@ def _unescape_from(raw: bytes) -> bytes:
 
 
 def _count_mbox(path: Path) -> int:
+    if _cr_only(path):
+        return path.read_bytes().count(b"\rFrom ") + 1
     with path.open("rb") as handle:
         return sum(1 for line in handle if line.startswith(b"From "))
 
 
 def _iter_mbox(path: Path) -> Iterator[Item]:
+    if _cr_only(path):
+        yield from _iter_cr_mbox(path)
+        return
     try:
         box = mailbox.mbox(str(path), create=False)
         keys = box.keys()
@@ -147,11 +148,34 @@ def _iter_mbox(path: Path) -> Iterator[Item]:
 _SEPARATOR_DATE = re.compile(rb"([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2}:\d{2}(?::\d{2})?)\s+(?:[A-Z]{3,5}\s+)?(\d{4})")
 
 
+def _cr_only(path: Path) -> bool:
+    """An mbox written with old Mac line ends (CR alone): the standard reader sees one long line."""
+    with path.open("rb") as handle:
+        head = handle.read(64 * 1024)
+    return b"\r" in head and b"\n" not in head
+
+
+def _iter_cr_mbox(path: Path) -> Iterator[Item]:
+    try:
+        text = path.read_bytes().replace(b"\r", b"\n")
+    except OSError as exc:
+        yield Unreadable(str(path), exc.strerror or str(exc))
+        return
+    starts = [0, *(m.start() + 1 for m in re.finditer(rb"\nFrom ", text))]
+    for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(text)], strict=True)):
+        separator, _, message = text[start:end].partition(b"\n")
+        yield RawMail(_unescape_from(message), f"{path}#{index + 1}", _date_of_separator(separator))
+
+
 def _separator_date(box: mailbox.mbox, key: str) -> datetime | None:
     """The date on a message's ``From `` separator line (taken as UTC), if one can be read."""
     with box.get_file(key, from_=True) as handle:
         line = handle.readline(1000)
-    match = _SEPARATOR_DATE.search(line)
+    return _date_of_separator(line)
+
+
+def _date_of_separator(line: bytes) -> datetime | None:
+    match = _SEPARATOR_DATE.search(line[:1000])
     if match is None:
         return None
     month, day, clock, year = (part.decode("ascii") for part in match.groups())

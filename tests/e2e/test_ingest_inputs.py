@@ -86,6 +86,33 @@ def test_maildir_reads_new_and_cur_but_not_tmp(helpdesk: Helpdesk, inbox: Path) 
     assert set(by_subject(helpdesk.tickets())) == {"Fresh", "Seen"}
 
 
+def test_a_maildir_is_read_whole_loose_files_and_folders_too_but_not_server_metadata(
+        helpdesk: Helpdesk, inbox: Path) -> None:
+    maildir = write_maildir(inbox / "Maildir", new=[mail("Fresh", sender=customer(1), message_id="f@acme.test")],
+                            cur=[])
+    (maildir / "stray.eml").write_bytes(mail("Dropped beside new", sender=customer(2), message_id="s@acme.test"))
+    write_maildir(maildir / ".Sent", new=[], cur=[mail("In a Maildir++ folder", sender=customer(3),
+                                                       message_id="sub@acme.test")])
+    for metadata in ("dovecot-uidlist", "dovecot.index.log", "subscriptions", "maildirfolder"):
+        (maildir / metadata).write_bytes(b"3 V1741000000 N1\n")  # what Dovecot keeps there: not mail
+
+    assert helpdesk.ingest(maildir) == summary_of(created=3)
+
+    assert set(by_subject(helpdesk.tickets())) == {"Fresh", "Dropped beside new", "In a Maildir++ folder"}
+
+
+def test_an_mbox_with_carriage_returns_alone_keeps_every_message(helpdesk: Helpdesk, inbox: Path) -> None:
+    lf = write_mbox(inbox / "lf.mbox", [mail("Old Mac one", sender=customer(1), message_id="m1@acme.test"),
+                                        mail("Old Mac two", sender=customer(2), message_id="m2@acme.test", minute=1)])
+    box = inbox / "cr.mbox"
+    box.write_bytes(lf.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    lf.unlink()
+
+    assert helpdesk.ingest(box) == summary_of(created=2)
+
+    assert set(by_subject(helpdesk.tickets())) == {"Old Mac one", "Old Mac two"}
+
+
 def test_mixed_inputs_in_one_call_thread_across_them(helpdesk: Helpdesk, inbox: Path) -> None:
     single = inbox / "single.eml"
     single.write_bytes(mail("Broken screen", sender=customer(1), message_id="screen@acme.test"))
