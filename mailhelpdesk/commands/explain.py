@@ -1,6 +1,6 @@
 """``mailhelpdesk explain NUMBER``: the story of a ticket, from its events: threading, rules, SLA."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -13,12 +13,17 @@ async def explain_ticket(out: TextIO, number: int) -> bool:
     ticket = await Ticket.get_or_none(number=number).prefetch_related("requester", "company")
     if ticket is None:
         return False
+    await write_story(out, ticket, await Message.filter(ticket_id=ticket.id))
+    return True
+
+
+async def write_story(out: TextIO, ticket: Ticket, thread: Sequence[Message]) -> None:
+    """The story of ``ticket`` (its requester and company fetched) and its ``thread``, as loaded."""
     out.write("\n".join(_header(ticket)) + "\n\n")
-    messages = {m.inbound_id: m for m in await Message.filter(ticket_id=ticket.id)}  # type: ignore[attr-defined]
+    messages = {m.inbound_id: m for m in thread}  # type: ignore[attr-defined]
     for event in await Event.filter(ticket_id=ticket.id).order_by("id"):
         out.write("\n".join(_event_lines(event, messages)) + "\n")
     out.write("\ndeadlines now: " + (", ".join(_deadlines(ticket)) or "none") + "\n")
-    return True
 
 
 def _header(ticket: Ticket) -> list[str]:

@@ -5,6 +5,11 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+# The largest IntField value (PostgreSQL's "integer"): ticket numbers and the ids of tickets,
+# companies and contacts. A larger number from a URL or a query names nothing; looking it up
+# would be a database error on PostgreSQL.
+INT4_MAX = 2**31 - 1
+
 
 class Inbound(Model):
     """One accepted raw message: the durable spool, the dead-letter area and the audit of intake."""

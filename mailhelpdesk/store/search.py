@@ -20,12 +20,12 @@ from typing import Any
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from mailhelpdesk.store.models import INT4_MAX
 from mailhelpdesk.store.sql import Sql, from_db_datetime, to_json
 
 MAX_QUERY_CHARS = 500  # an agent's query, not a document: the rest is ignored
 MAX_TERMS = 12  # each word is one more lookup in the index
 MAX_LIMIT = 200
-MAX_TICKET_NUMBER = 2**31 - 1  # ticket.number is a 32-bit integer column
 MIN_PREFIX = 2  # "a*" would read a good part of the index
 SNIPPET_CHARS = 240
 FILTERS = ("from", "company", "status")
@@ -131,7 +131,7 @@ def _ticket_number(text: str) -> int | None:
     if not (text.isascii() and text.isdigit()):
         return None
     number = int(text)
-    return number if 0 < number <= MAX_TICKET_NUMBER else None
+    return number if 0 < number <= INT4_MAX else None
 
 
 def fts5_match(words: Sequence[str], prefix: bool) -> str:

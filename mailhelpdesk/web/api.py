@@ -25,6 +25,7 @@ from litestar.types import AnyCallable
 
 from mailhelpdesk import __version__
 from mailhelpdesk.outbound.draft import OutboundFile
+from mailhelpdesk.store.models import INT4_MAX
 from mailhelpdesk.store.queues import Filters, Queues, Viewer
 from mailhelpdesk.store.repository import transaction
 from mailhelpdesk.tickets.actor import Actor, Moment
@@ -33,7 +34,6 @@ from mailhelpdesk.tickets.service import Done, TicketService
 from mailhelpdesk.web import api_reads as reads
 from mailhelpdesk.web.api_types import (
     CURSOR,
-    INT4_MAX,
     MAX_BASE64,
     NO_NUL,
     PAGE_MAX,

@@ -17,10 +17,9 @@ from litestar.exceptions import NotFoundException, ValidationException
 from mailhelpdesk.domain.types import Direction
 from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.cards import CardStore
-from mailhelpdesk.store.models import Company, Contact, Message, Outbox, Ticket, TicketCollaborator
+from mailhelpdesk.store.models import INT4_MAX, Company, Contact, Message, Outbox, Ticket, TicketCollaborator
 from mailhelpdesk.store.queues import URGENCY_RANK, QueuePage
 from mailhelpdesk.web.api_types import (
-    INT4_MAX,
     ROW_ID_MAX,
     Address,
     AttachmentOut,

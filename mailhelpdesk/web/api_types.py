@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
+from mailhelpdesk.store.models import INT4_MAX
 from mailhelpdesk.web.ticket_actions import MAX_FILES_BYTES, MAX_TEXT
 
-INT4_MAX = 2**31 - 1  # ticket numbers, company and contact ids: PostgreSQL "integer"
 # Message and attachment ids ("bigint"): up to the largest integer every JSON reader holds exactly,
 # far beyond any row, and exact in the schema too (Litestar writes bounds as floats: 2**63 - 1
 # would come out as 2**63).

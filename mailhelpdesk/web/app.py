@@ -77,7 +77,7 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
                            settings.default_language)
     sections: list[Section] = [
         login, survey, QueueList(settings, now, Queues()),
-        TicketPage(runtime.rules, canned, runtime.notifier.customer_language, now),
+        TicketPage(runtime.rules, runtime.repo, canned, runtime.notifier.customer_language, now),
         TicketActions(runtime.service, now), Cards(runtime, now), Search(runtime, now), Admin(runtime, now),
         StatusPage(runtime, now), Api(runtime.service, now)]
     app = Litestar(

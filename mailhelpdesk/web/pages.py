@@ -8,6 +8,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from litestar.types import AnyCallable
 
+from mailhelpdesk.store.models import INT4_MAX
 from mailhelpdesk.web.auth import PanelUser
 
 
@@ -24,12 +25,11 @@ def user_of(request: Request[Any, Any, Any]) -> PanelUser:
     return user
 
 
-MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger number in a URL is no ticket, not a database error
 
 
 def known_id(value: int, what: str = "ticket") -> int:
     """``value`` if it can name a row; else 404 (never a query the database refuses)."""
-    if not 0 < value <= MAX_ID:
+    if not 0 < value <= INT4_MAX:
         raise NotFoundException(f"no such {what}")
     return value
 

@@ -42,7 +42,7 @@ from mailhelpdesk.outbound.draft import Draft, OutboundFile
 from mailhelpdesk.outbound.locale import format_datetime
 from mailhelpdesk.pipeline.subjects import has_reply_prefix
 from mailhelpdesk.store.mail_view import TicketView, ticket_view
-from mailhelpdesk.store.models import Message, Rating
+from mailhelpdesk.store.models import INT4_MAX, Message, Rating
 from mailhelpdesk.store.repository import TicketRef
 from mailhelpdesk.store.sql import Sql
 
@@ -54,7 +54,6 @@ SOURCE = "web:status"  # the inbound rows' source: where the mail came from, and
 # The reply text (at most 4 bytes a character, percent-escaping aside) and the multipart framing
 # beside the file: a body larger than this is refused before it is read.
 _MAX_BODY = MAX_UPLOAD + 4 * MAX_REPLY + 64 * 1024
-_MAX_NUMBER = 2**31 - 1  # ticket numbers are 32-bit: a longer one is no ticket (not a database error)
 _MAX_FILE_NAME = 100
 # The deadlines a customer waits for; ``update_every`` is our own cadence of news, not a promise to them.
 _SHOWN_DEADLINES = ("first_response", "next_response", "resolution")
@@ -203,7 +202,7 @@ class StatusPage:
     async def open(self, number: int, signature: str) -> _Shown:
         """The ticket a signature opens; a 404 like any unknown page for everything else."""
         # The signature first: without it nothing is looked up, so guessing numbers learns nothing.
-        if not (0 < number <= _MAX_NUMBER and self.runtime.signer.status_valid(number, signature)):
+        if not (0 < number <= INT4_MAX and self.runtime.signer.status_valid(number, signature)):
             raise NotFoundException()
         ref = await self.runtime.repo.ticket_ref(number=number)
         view = await ticket_view(Sql(), ref.id) if ref is not None else None

@@ -17,12 +17,13 @@ from litestar.response import Redirect
 from litestar.types import AnyCallable
 
 from mailhelpdesk.outbound.draft import OutboundFile
+from mailhelpdesk.store.models import INT4_MAX
 from mailhelpdesk.store.repository import transaction
 from mailhelpdesk.tickets.actor import Actor, Moment
 from mailhelpdesk.tickets.changes import FieldChanges
 from mailhelpdesk.tickets.service import ActionResult, Done, TicketService
 from mailhelpdesk.web.flash import flash_redirect
-from mailhelpdesk.web.pages import MAX_ID, known_id, user_of
+from mailhelpdesk.web.pages import known_id, user_of
 
 MAX_TEXT = 100_000
 MAX_FILES_BYTES = 20 * 1024 * 1024  # what relays commonly accept in one mail, with room for encoding
@@ -80,7 +81,7 @@ class TicketActions:
         @post("/tickets/{number:int}/merge", name="merge")
         async def merge(request: Request[Any, Any, Any], number: FromPath[int], data: Form) -> Redirect:
             into = data.get("into", "").strip().lstrip("#")
-            if not into.isdigit() or not 0 < int(into) <= MAX_ID:
+            if not into.isdigit() or not 0 < int(into) <= INT4_MAX:
                 return flash_redirect(f"/tickets/{number}", "merge into: give a ticket number", ok=False)
             force = data.get("force") == "yes"
             return await act(request, number, lambda s, a, m: s.merge(number, int(into), a, m, force))
@@ -88,7 +89,7 @@ class TicketActions:
         @post("/tickets/{number:int}/split", name="split")
         async def split(request: Request[Any, Any, Any], number: FromPath[int], data: Form) -> Redirect:
             message = data.get("message", "")
-            if not message.isdigit() or not 0 < int(message) <= MAX_ID:
+            if not message.isdigit() or not 0 < int(message) <= INT4_MAX:
                 return flash_redirect(f"/tickets/{number}", "split: no message chosen", ok=False)
             return await act(request, number, lambda s, a, m: s.split(number, int(message), a, m))
 

@@ -16,13 +16,14 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.types import AnyCallable
 
-from mailhelpdesk.commands.explain import explain_ticket
+from mailhelpdesk.commands.explain import write_story
 from mailhelpdesk.domain.types import Direction
 from mailhelpdesk.pipeline.parse import attachment_payloads
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.rules.sla import DUE_COLUMNS
-from mailhelpdesk.store.models import Attachment, Message, Outbox, Ticket, TicketCollaborator
+from mailhelpdesk.store.models import Attachment, Message, Outbox, Ticket
 from mailhelpdesk.store.outbox import QUEUED, SENDING, SENT
+from mailhelpdesk.store.repository import Repository
 from mailhelpdesk.web.canned import CannedReplies
 from mailhelpdesk.web.flash import take_flash
 from mailhelpdesk.web.pages import known_id, page, time_left, user_of
@@ -40,6 +41,7 @@ _TARGETS = {"first_response": "first response", "next_response": "next response"
 @dataclass(frozen=True, slots=True)
 class TicketPage:
     rules: Callable[[], RuleSet]
+    repo: Repository
     canned: CannedReplies
     language_of: Callable[[int], Any]  # ticket id → awaitable language of its customer
     clock: Callable[[], datetime]
@@ -76,7 +78,7 @@ class TicketPage:
         outbox = await Outbox.filter(ticket_id=ticket.id).order_by("id").only(
             "id", "template", "audience", "recipient", "status", "reason", "attempts", "created_at", "sent_at")
         story = io.StringIO()
-        await explain_ticket(story, number)
+        await write_story(story, ticket, messages)  # the page's ticket and thread, not read again
         language = await self.language_of(ticket.id)
         draft = await self.canned.render(canned, ticket, user_of(request), language) if canned else ""
         now, flash = self.clock(), take_flash(request)
@@ -84,7 +86,8 @@ class TicketPage:
             "ticket.html.j2", request, ticket=ticket, messages=messages, outbox=outbox, now=now,
             delivery=deliveries(messages, outbox), deadlines=deadlines(ticket, now), story=story.getvalue(),
             remote_images={m.id for m in messages if _REMOTE_IMAGE.search(m.html_sanitized)},
-            rules=self.rules(), collaborators=await _collaborators(ticket.id), canned=self.canned.names(),
+            rules=self.rules(), collaborators=sorted(await self.repo.collaborators(ticket.id)),
+            canned=self.canned.names(),
             draft=draft, flash=flash, customer_mails=sum(m.direction == Direction.INBOUND.value for m in messages))
         return _without_flash(response) if flash else response
 
@@ -121,10 +124,6 @@ def delivery_label(row: Outbox | None) -> str:
     else:  # failed, suppressed or held: the reason is the point
         status = f"{row.status}: {row.reason}"
     return f"to {row.audience} · {status}"
-
-
-async def _collaborators(ticket_id: int) -> list[str]:
-    return [c.agent for c in await TicketCollaborator.filter(ticket_id=ticket_id).order_by("agent")]
 
 
 async def _message(number: int, message_id: int) -> Message:
