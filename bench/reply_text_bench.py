@@ -32,8 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailhelpdesk.pipeline.html_text import html_to_text
-from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.mail.html_text import html_to_text
+from mailhelpdesk.mail.reply_text import reply_text
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "replies"
 Parser = Callable[[str], str]

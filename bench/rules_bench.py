@@ -41,12 +41,13 @@ import yaml
 from corpus import CorpusSpec, Generator, World
 
 from mailhelpdesk.companies.domains import load_freemail
-from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
+from mailhelpdesk.domain.ticket import TicketState
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
 from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason
 from mailhelpdesk.pipeline.steps.bounce import bounce_reason
 from mailhelpdesk.rules.conditions import AllOf, AnyOf, Condition, Exists, FieldCondition, NotOf
 from mailhelpdesk.rules.dry_run import company_of
-from mailhelpdesk.rules.engine import Decision, TicketState, evaluate
+from mailhelpdesk.rules.engine import Decision, evaluate
 from mailhelpdesk.rules.facts import MailFacts, guess_language
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules
 

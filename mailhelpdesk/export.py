@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, TextIO
 
+from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import InboundState
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.models import INBOUND_SUMMARY_FIELDS, Inbound, Message, Ticket
 
 EXPORT_VERSION = 1

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from mailhelpdesk.domain.types import InboundState
-from mailhelpdesk.pipeline.parse import ParsedMail
+from mailhelpdesk.mail.parse import ParsedMail
 from mailhelpdesk.pipeline.parse_ahead import ParseAhead
 from mailhelpdesk.pipeline.runner import AlreadyStored, Pipeline, ProcessResult, TransactionSpoiled
 from mailhelpdesk.store.repository import Repository, transaction

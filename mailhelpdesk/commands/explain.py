@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from mailhelpdesk.commands.text import clip
-from mailhelpdesk.rules.sla import DUE_COLUMNS
+from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.store.models import Event, Message, Ticket
 
 

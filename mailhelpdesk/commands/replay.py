@@ -25,11 +25,11 @@ from mailhelpdesk.commands.companies import seed_companies
 from mailhelpdesk.commands.ingest import PARSE_AHEAD_MIN_MESSAGES
 from mailhelpdesk.commands.progress import Progress
 from mailhelpdesk.config import Settings
+from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.errors import ConfigError
 from mailhelpdesk.intake import IngestBatch, IntakeTally
 from mailhelpdesk.rules.ruleset import load_rules
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.db import close_database, open_database
 from mailhelpdesk.store.models import Company, Inbound, Ticket
 from mailhelpdesk.store.sql import Sql

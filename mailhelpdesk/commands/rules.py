@@ -8,7 +8,7 @@ from mailhelpdesk.commands.text import clip
 from mailhelpdesk.companies.domains import FreemailList
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.errors import ConfigError
-from mailhelpdesk.pipeline.parse import parse_mail
+from mailhelpdesk.mail.parse import parse_mail
 from mailhelpdesk.rules.dry_run import DryRun, dry_run
 from mailhelpdesk.rules.engine import Decision
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailhelpdesk.config import MailboxSettings
+from mailhelpdesk.domain.sla import TARGETS
 from mailhelpdesk.outbound.locale import (
     deadline_label,
     describe_hours,
@@ -22,7 +23,6 @@ from mailhelpdesk.outbound.locale import (
 )
 from mailhelpdesk.outbound.planner import Notice
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.rules.sla import TARGETS
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.mail_view import TicketView
 

@@ -18,6 +18,9 @@ from typing import Any
 from mailhelpdesk.config import MailboxSettings, Settings
 from mailhelpdesk.domain.types import Direction, Visibility
 from mailhelpdesk.errors import ConfigError
+from mailhelpdesk.mail.html_text import sanitize_html
+from mailhelpdesk.mail.parse import SYNTHESIZED_DOMAIN
+from mailhelpdesk.mail.subjects import has_reply_prefix
 from mailhelpdesk.outbound.closing import Closing, close_time
 from mailhelpdesk.outbound.compose import compose, usable_message_id
 from mailhelpdesk.outbound.context import ContextBuilder, Moments
@@ -25,9 +28,6 @@ from mailhelpdesk.outbound.draft import AutoSubmitted, Draft, OutboundFile
 from mailhelpdesk.outbound.guard import Guard, Verdict, refused_address
 from mailhelpdesk.outbound.planner import Audience, Notice, TicketChange, plan
 from mailhelpdesk.outbound.templates import Rendered, RenderFailure, Templates
-from mailhelpdesk.pipeline.html_text import sanitize_html
-from mailhelpdesk.pipeline.parse import SYNTHESIZED_DOMAIN
-from mailhelpdesk.pipeline.subjects import has_reply_prefix
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.mail_view import Person, TicketView, cc_people, ticket_view

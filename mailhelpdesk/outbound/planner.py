@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import TicketStatus
-from mailhelpdesk.rules.engine import Fired, TicketState
+from mailhelpdesk.rules.engine import Fired
 from mailhelpdesk.rules.ruleset import RuleSet
 
 Audience = Literal["customer", "agent"]

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailhelpdesk.mail.parse import attachment_payloads
+from mailhelpdesk.mail.reply_text import new_text
 from mailhelpdesk.outbound.draft import OutboundFile
 from mailhelpdesk.outbound.notifier import Notifier
 from mailhelpdesk.outbound.planner import Notice
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.parse import attachment_payloads
-from mailhelpdesk.pipeline.reply_text import new_text
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.store.repository import Repository, TicketRef

@@ -7,7 +7,7 @@ from typing import Literal, Protocol
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Outcome
 from mailhelpdesk.domain.types import ThreadSignal
-from mailhelpdesk.pipeline.parse import ParsedMail
+from mailhelpdesk.mail.parse import ParsedMail
 from mailhelpdesk.rules.result import RulesResult
 from mailhelpdesk.store.repository import StoredMessage, StoredTicket, TicketRef
 

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
 
 log = logging.getLogger(__name__)
 

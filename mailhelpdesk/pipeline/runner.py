@@ -24,8 +24,8 @@ from tortoise.exceptions import IntegrityError
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import CONTINUE, Continue, Duplicate, Hold, Ignore, Outcome
 from mailhelpdesk.domain.types import InboundState
+from mailhelpdesk.mail.parse import ParsedMail
 from mailhelpdesk.pipeline.context import MailContext, Step
-from mailhelpdesk.pipeline.parse import ParsedMail
 from mailhelpdesk.store.repository import Repository, transaction
 
 log = logging.getLogger(__name__)

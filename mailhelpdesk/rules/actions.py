@@ -18,12 +18,12 @@
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import yaml
 
+from mailhelpdesk.domain.sla import TARGETS
+from mailhelpdesk.domain.ticket import DeadlineChange
 from mailhelpdesk.domain.types import TicketStatus, Urgency
-from mailhelpdesk.rules.sla import TARGETS
 from mailhelpdesk.rules.source import Reader, parse_duration, suggestion
 
 
@@ -33,13 +33,6 @@ class Action:
 
     kind: str
     value: object
-
-
-@dataclass(frozen=True, slots=True)
-class DeadlineChange:
-    target: str  # one of sla.TARGETS
-    amount: timedelta
-    shift: bool  # +2h moves the current deadline; 4h sets it from now
 
 
 @dataclass(frozen=True, slots=True)

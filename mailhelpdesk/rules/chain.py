@@ -4,7 +4,8 @@ A ``status_changed`` rule that changes the status again does not start another r
 pair of rules moving a ticket back and forth would otherwise never end.
 """
 
-from mailhelpdesk.rules.engine import Decision, TicketFacts, TicketState, evaluate
+from mailhelpdesk.domain.ticket import TicketState
+from mailhelpdesk.rules.engine import Decision, TicketFacts, evaluate
 from mailhelpdesk.rules.ruleset import RuleSet
 
 

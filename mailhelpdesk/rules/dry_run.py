@@ -9,12 +9,13 @@ from datetime import datetime
 
 from mailhelpdesk.companies.domains import FreemailList, domain_of, parent_domains
 from mailhelpdesk.config import MailboxSettings
-from mailhelpdesk.pipeline.parse import ParsedMail
-from mailhelpdesk.rules.engine import Decision, TicketState
+from mailhelpdesk.domain.sla import SlaPolicy
+from mailhelpdesk.domain.ticket import TicketState
+from mailhelpdesk.mail.parse import ParsedMail
+from mailhelpdesk.rules.engine import Decision
 from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.rules.sla import SlaPolicy
 from mailhelpdesk.sla.deadlines import Deadline
 
 

@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import Any
 
+from mailhelpdesk.domain.sla import DUE_COLUMNS
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import TicketStatus
-from mailhelpdesk.rules.engine import Change, Fired, TicketState
+from mailhelpdesk.rules.engine import Change, Fired
 from mailhelpdesk.rules.result import RulesResult
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.sla.deadlines import Deadline
 
 _FIELDS = ("urgency", "line", "team", "assignee", "status")

@@ -12,27 +12,10 @@ from itertools import compress
 from operator import attrgetter, ne
 from typing import Any, Protocol
 
-from mailhelpdesk.rules.actions import Action, DeadlineChange
+from mailhelpdesk.domain.ticket import TicketState
+from mailhelpdesk.rules.actions import Action
 from mailhelpdesk.rules.conditions import AllOf, Condition, Facts, Hit
 from mailhelpdesk.rules.ruleset import Rule, RuleSet
-
-
-@dataclass(frozen=True, slots=True)
-class TicketState:
-    """The ticket fields rules may change, and what they asked to happen."""
-
-    urgency: str = "normal"
-    line: int = 1
-    team: str = ""
-    assignee: str = ""
-    status: str = "new"
-    tags: frozenset[str] = frozenset()
-    sla_policy: str = ""  # chosen by a rule; '' = by urgency and tier
-    deadlines: tuple[DeadlineChange, ...] = ()
-    notify: tuple[str, ...] = ()
-    templates: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    spam: bool = False
 
 
 class TicketFacts(Facts, Protocol):

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailhelpdesk.companies.domains import domain_of
-from mailhelpdesk.pipeline.parse import ParsedMail
+from mailhelpdesk.domain.ticket import TicketState
+from mailhelpdesk.mail.parse import ParsedMail
 from mailhelpdesk.rules.calendars import DAYS
 from mailhelpdesk.rules.conditions import fold
-from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.sla.calendar import BusinessCalendar
 
 

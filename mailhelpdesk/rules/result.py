@@ -3,8 +3,9 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.rules.chain import decide
-from mailhelpdesk.rules.engine import Decision, Fired, TicketFacts, TicketState
+from mailhelpdesk.rules.engine import Decision, Fired, TicketFacts
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.sla.clock import SlaPlan, SlaTicket, plan_sla
 

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import yaml
 
+from mailhelpdesk.domain.sla import SlaSection, format_duration
 from mailhelpdesk.rules.actions import Action, Names, read_then
 from mailhelpdesk.rules.agents import Agent, merge_agents, read_agents
 from mailhelpdesk.rules.calendars import read_calendars
 from mailhelpdesk.rules.companies import CompanySeed, read_companies
 from mailhelpdesk.rules.conditions import AllOf, Condition, read_when
 from mailhelpdesk.rules.replies import Replies, read_replies
-from mailhelpdesk.rules.sla import SlaSection, read_sla
-from mailhelpdesk.rules.source import Problem, Reader, compose_file, format_duration
+from mailhelpdesk.rules.sla import read_sla
+from mailhelpdesk.rules.source import Problem, Reader, compose_file
 from mailhelpdesk.rules.teams import Line, Team, read_lines, read_teams
 from mailhelpdesk.rules.template_names import known_templates
 from mailhelpdesk.sla.calendar import BusinessCalendar

@@ -20,64 +20,15 @@
 """
 
 import re
-from dataclasses import dataclass
-from datetime import timedelta
 
 import yaml
 
+from mailhelpdesk.domain.sla import DEFAULT_WARNING, TARGETS, SlaPolicy, SlaSection, WarnAt
 from mailhelpdesk.domain.types import TicketStatus, Urgency
 from mailhelpdesk.rules.source import Reader
 
 _POLICY_FIELDS = ("name", "tiers", "urgencies", "lines", "first_response", "next_response", "update_every",
                   "resolution", "time", "calendar", "pause_on", "warn_before")
-TARGETS = ("first_response", "next_response", "update_every", "resolution")
-# The ticket column holding each target's due date.
-DUE_COLUMNS = {"first_response": "first_response_due", "next_response": "next_response_due",
-               "update_every": "update_due", "resolution": "resolution_due"}
-
-
-@dataclass(frozen=True, slots=True)
-class WarnAt:
-    """When to warn before a deadline: a share of the target left, or a fixed time before it."""
-
-    percent: int | None = None
-    before: timedelta | None = None
-
-    def lead(self, target: timedelta) -> timedelta:
-        if self.before is not None:
-            return min(self.before, target)
-        return target * (self.percent or 0) // 100
-
-
-@dataclass(frozen=True, slots=True)
-class SlaPolicy:
-    name: str
-    tiers: frozenset[str]  # empty: any tier
-    urgencies: frozenset[str]  # empty: any urgency
-    lines: frozenset[int]  # empty: any support line
-    targets: dict[str, timedelta]  # keys from TARGETS
-    business_time: bool
-    calendar: str
-    pause_on: frozenset[str]
-    warning: WarnAt
-
-    def fits(self, tier: str, urgency: str, line: int) -> bool:
-        return ((not self.tiers or tier in self.tiers) and (not self.urgencies or urgency in self.urgencies)
-                and (not self.lines or line in self.lines))
-
-
-@dataclass(frozen=True, slots=True)
-class SlaSection:
-    calendar: str
-    policies: tuple[SlaPolicy, ...]
-
-    def policy_for(self, tier: str, urgency: str, line: int) -> SlaPolicy | None:
-        return next((p for p in self.policies if p.fits(tier, urgency, line)), None)
-
-
-DEFAULT_WARNING = WarnAt(percent=20)
-
-
 def read_sla(reader: Reader, node: yaml.Node | None, calendars: set[str]) -> SlaSection:
     if node is None:
         return SlaSection("", ())

@@ -125,17 +125,6 @@ def parse_duration(text: str) -> timedelta | None:
     return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
 
 
-def format_duration(amount: timedelta) -> str:
-    """The shortest text ``parse_duration`` reads back as ``amount`` (whole minutes)."""
-    minutes = int(amount.total_seconds()) // 60
-    parts = []
-    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60), ("m", 1)):
-        count, minutes = divmod(minutes, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0m"
-
-
 def suggestion(name: str, options: Collection[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""

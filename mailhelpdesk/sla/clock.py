@@ -10,12 +10,10 @@ response and resolution from when the ticket started, plus the time the clock wa
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mailhelpdesk.rules.engine import TicketState
-from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.rules.sla import TARGETS, SlaPolicy
-from mailhelpdesk.rules.source import format_duration
+from mailhelpdesk.domain.sla import TARGETS, SlaPolicy, format_duration
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.sla.calendar import BusinessCalendar
-from mailhelpdesk.sla.deadlines import Deadline, add_time, choose_policy, compute_deadlines, policy_calendar
+from mailhelpdesk.sla.deadlines import Deadline, SlaRules, add_time, choose_policy, compute_deadlines, policy_calendar
 
 # Targets counted from when the ticket started; the others from the latest message.
 _FROM_START = ("first_response", "resolution")
@@ -62,7 +60,7 @@ class SlaPlan:
         return add_time(self.calendar, due, clock.stopped)
 
 
-def plan_sla(ruleset: RuleSet, event: str, state: TicketState, tier: str, at: datetime,
+def plan_sla(ruleset: SlaRules, event: str, state: TicketState, tier: str, at: datetime,
              stored: SlaTicket | None) -> SlaPlan:
     """What the SLA clock does after ``event``: ``stored`` is None for a new ticket."""
     policy, reason = choose_policy(ruleset, state, tier)
@@ -81,7 +79,7 @@ def plan_sla(ruleset: RuleSet, event: str, state: TicketState, tier: str, at: da
                    _clock(policy, calendar, state, stored, at), calendar)
 
 
-def _recomputed(ruleset: RuleSet, event: str, policy: SlaPolicy, reason: str, moment: tuple[TicketState, datetime],
+def _recomputed(ruleset: SlaRules, event: str, policy: SlaPolicy, reason: str, moment: tuple[TicketState, datetime],
                 stored: SlaTicket, calendar: BusinessCalendar | None) -> SlaPlan:
     state, at = moment
     starts = {t: stored.created_at for t in _FROM_START}
@@ -93,7 +91,7 @@ def _recomputed(ruleset: RuleSet, event: str, policy: SlaPolicy, reason: str, mo
     return SlaPlan(policy, reason, deadlines, writes, True, _clock(policy, calendar, state, stored, at), calendar)
 
 
-def _met(ruleset: RuleSet, stored: SlaTicket) -> set[str]:
+def _met(ruleset: SlaRules, stored: SlaTicket) -> set[str]:
     """Targets the old policy had whose deadline was cleared: they stay met under the new one."""
     old = next((p for p in ruleset.sla.policies if p.name == stored.policy), None)
     return {t for t in old.targets if stored.dues.get(t) is None} if old else set()

@@ -1,12 +1,23 @@
 """Which SLA policy applies to a ticket, and its deadlines from a moment on."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from mailhelpdesk.rules.engine import TicketState
-from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.rules.sla import SlaPolicy
+from mailhelpdesk.domain.sla import SlaPolicy, SlaSection
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.sla.calendar import BusinessCalendar
+
+
+class SlaRules(Protocol):
+    """What the SLA clock reads of the rules file (``rules.ruleset.RuleSet`` is one)."""
+
+    @property
+    def sla(self) -> SlaSection: ...
+
+    @property
+    def calendars(self) -> Mapping[str, BusinessCalendar]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +29,7 @@ class Deadline:
 
 
 
-def choose_policy(ruleset: RuleSet, state: TicketState, tier: str) -> tuple[SlaPolicy | None, str]:
+def choose_policy(ruleset: SlaRules, state: TicketState, tier: str) -> tuple[SlaPolicy | None, str]:
     if state.sla_policy:
         chosen = next((p for p in ruleset.sla.policies if p.name == state.sla_policy), None)
         return chosen, f"set by a rule to {state.sla_policy!r}"
@@ -29,12 +40,12 @@ def choose_policy(ruleset: RuleSet, state: TicketState, tier: str) -> tuple[SlaP
     return policy, f"first policy for {fitting}"
 
 
-def policy_calendar(ruleset: RuleSet, policy: SlaPolicy) -> BusinessCalendar | None:
+def policy_calendar(ruleset: SlaRules, policy: SlaPolicy) -> BusinessCalendar | None:
     """The calendar the policy's clock runs in; ``None`` for plain clock time."""
     return ruleset.calendars.get(policy.calendar) if policy.business_time else None
 
 
-def compute_deadlines(ruleset: RuleSet, policy: SlaPolicy, state: TicketState, at: datetime,
+def compute_deadlines(ruleset: SlaRules, policy: SlaPolicy, state: TicketState, at: datetime,
                       starts: dict[str, datetime] | None = None) -> tuple[Deadline, ...]:
     """Deadlines counted from ``at``, or per target from ``starts`` (a recomputation keeps
     first response and resolution running from when the ticket started)."""

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import Direction, Visibility
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.sql import Sql, from_db_datetime
 
 _TICKET = ("id", "number", "subject", "status", "urgency", "line", "team", "assignee", "mailbox", "created_at",

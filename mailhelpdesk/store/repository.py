@@ -12,9 +12,9 @@ from tortoise.expressions import F
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
+from mailhelpdesk.domain.sla import DUE_COLUMNS
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import Direction, InboundState, TicketStatus, Visibility
-from mailhelpdesk.rules.engine import TicketState
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.sla.clock import SlaTicket
 from mailhelpdesk.store.models import (
     INBOUND_SUMMARY_FIELDS,

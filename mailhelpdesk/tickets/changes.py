@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, replace
 
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import TicketStatus, Urgency
-from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.rules.source import suggestion
 from mailhelpdesk.rules.teams import LINE_NUMBERS

@@ -15,14 +15,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import REOPENED_BY_REPLY, Direction, TicketStatus, Visibility
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
+from mailhelpdesk.mail.subjects import normalize_subject
 from mailhelpdesk.outbound.draft import OutboundFile
 from mailhelpdesk.outbound.notifier import Answer, Notifier
 from mailhelpdesk.outbound.planner import Notice, TicketChange
-from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
-from mailhelpdesk.pipeline.subjects import normalize_subject
 from mailhelpdesk.rules.effects import changed_columns, ticket_columns
-from mailhelpdesk.rules.engine import Fired, TicketState
+from mailhelpdesk.rules.engine import Fired
 from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import RulesResult, run_rules
 from mailhelpdesk.rules.ruleset import RuleSet

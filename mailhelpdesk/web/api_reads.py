@@ -14,8 +14,8 @@ from typing import Any
 
 from litestar.exceptions import NotFoundException, ValidationException
 
+from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import Direction
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.cards import CardStore
 from mailhelpdesk.store.models import INT4_MAX, Company, Contact, Message, Outbox, Ticket, TicketCollaborator
 from mailhelpdesk.store.queues import URGENCY_RANK, QueuePage

@@ -36,11 +36,11 @@ from mailhelpdesk.app import Runtime
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.types import DONE_STATUSES, Direction, TicketStatus, Visibility
 from mailhelpdesk.errors import ConfigError
+from mailhelpdesk.mail.subjects import has_reply_prefix
 from mailhelpdesk.outbound.compose import compose, usable_address, usable_message_id
 from mailhelpdesk.outbound.context import SCORES, customer_zone
 from mailhelpdesk.outbound.draft import Draft, OutboundFile
 from mailhelpdesk.outbound.locale import format_datetime
-from mailhelpdesk.pipeline.subjects import has_reply_prefix
 from mailhelpdesk.store.mail_view import TicketView, ticket_view
 from mailhelpdesk.store.models import INT4_MAX, Message, Rating
 from mailhelpdesk.store.repository import TicketRef

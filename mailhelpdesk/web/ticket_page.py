@@ -17,10 +17,10 @@ from litestar.response import Template
 from litestar.types import AnyCallable
 
 from mailhelpdesk.commands.explain import write_story
+from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import Direction
-from mailhelpdesk.pipeline.parse import attachment_payloads
+from mailhelpdesk.mail.parse import attachment_payloads
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.rules.sla import DUE_COLUMNS
 from mailhelpdesk.store.models import Attachment, Message, Outbox, Ticket
 from mailhelpdesk.store.outbox import QUEUED, SENDING, SENT
 from mailhelpdesk.store.repository import Repository

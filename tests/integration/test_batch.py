@@ -19,8 +19,8 @@ from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.export import export_records
 from mailhelpdesk.intake import IngestBatch, Intake
+from mailhelpdesk.mail.parse import parse_mail
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.parse import parse_mail
 from mailhelpdesk.pipeline.parse_ahead import ParseAhead
 from mailhelpdesk.pipeline.runner import Pipeline
 from mailhelpdesk.store.models import Event, Inbound, Message, Ticket

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.pipeline.parse import parse_mail
+from mailhelpdesk.mail.parse import parse_mail
 from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason, vacation_reason
 
 

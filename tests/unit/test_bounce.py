@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.pipeline.parse import parse_mail
+from mailhelpdesk.mail.parse import parse_mail
 from mailhelpdesk.pipeline.steps.bounce import bounce_reason
 
 ORIGINAL = (

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from mailhelpdesk.pipeline.charsets import (
+from mailhelpdesk.mail.charsets import (
     codec_for,
     decode_base64,
     decode_bytes,

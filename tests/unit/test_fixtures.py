@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
-from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
+from mailhelpdesk.mail.reply_text import reply_text
 from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason
 from mailhelpdesk.pipeline.steps.bounce import bounce_reason
 

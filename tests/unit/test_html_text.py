@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.pipeline.html_text import html_to_text, sanitize_html
+from mailhelpdesk.mail.html_text import html_to_text, sanitize_html
 
 
 @pytest.mark.parametrize(

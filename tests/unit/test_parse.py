@@ -12,7 +12,7 @@ from email.policy import compat32
 
 import pytest
 
-from mailhelpdesk.pipeline.parse import (
+from mailhelpdesk.mail.parse import (
     MAX_DEPTH,
     MAX_HEADER_CHARS,
     MAX_PARTS,

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.outbound.planner import Notice, TicketChange, plan
-from mailhelpdesk.rules.engine import Fired, TicketState
+from mailhelpdesk.rules.engine import Fired
 from mailhelpdesk.rules.replies import AUTOMATIC_MAILS, CLOSE_AFTER_DAYS
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.pipeline.reply_text import new_text, reply_text
+from mailhelpdesk.mail.reply_text import new_text, reply_text
 
 GMAIL = """It works again, thanks!
 

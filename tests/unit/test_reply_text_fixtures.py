@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mailhelpdesk.pipeline.html_text import html_to_text
-from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.mail.html_text import html_to_text
+from mailhelpdesk.mail.reply_text import reply_text
 
 REPLIES = Path(__file__).resolve().parents[1] / "data" / "replies"
 CASES = sorted(path.name.removesuffix(".expected.txt") for path in REPLIES.glob("*.expected.txt"))

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from mailhelpdesk.companies.domains import parse_freemail
 from mailhelpdesk.config import MailboxSettings
-from mailhelpdesk.pipeline.parse import ParsedMail, parse_mail
-from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.domain.ticket import TicketState
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
+from mailhelpdesk.mail.reply_text import reply_text
 from mailhelpdesk.rules.actions import ACTIONS
 from mailhelpdesk.rules.dry_run import DryRun, dry_run
-from mailhelpdesk.rules.engine import ACTION_EFFECTS, TicketState, evaluate
+from mailhelpdesk.rules.engine import ACTION_EFFECTS, evaluate
 from mailhelpdesk.rules.facts import MailFacts, guess_language
 from mailhelpdesk.rules.regex_search import compile_search
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules

@@ -6,7 +6,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailhelpdesk.rules.engine import TicketState
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules
 from mailhelpdesk.sla.clock import SlaPlan, SlaTicket, plan_sla
 

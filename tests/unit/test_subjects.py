@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.pipeline.subjects import has_reply_prefix, normalize_subject, strip_prefixes, ticket_tokens
+from mailhelpdesk.mail.subjects import has_reply_prefix, normalize_subject, strip_prefixes, ticket_tokens
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.rules.agents import Agent
-from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.ruleset import RuleSet, load_rules
 from mailhelpdesk.rules.teams import DEFAULT_LINES, Team
 from mailhelpdesk.signing import Signer

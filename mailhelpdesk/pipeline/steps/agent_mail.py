@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Ignore, Outcome
 from mailhelpdesk.domain.types import ThreadSignal
+from mailhelpdesk.mail.subjects import ticket_tokens
 from mailhelpdesk.pipeline.context import AgentMail, MailContext, ThreadMatch
-from mailhelpdesk.pipeline.subjects import ticket_tokens
 from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.outbox import OutboxStore

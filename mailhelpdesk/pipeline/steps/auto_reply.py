@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.mail.parse import ParsedMail
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.parse import ParsedMail
 
 # Each phrase must be followed by a colon, a dash, a closing bracket or the end of the subject:
 # "Out of office reply not working" is a classic IT ticket, "Out of Office: ..." is not.

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.mail.parse import ParsedMail
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.parse import ParsedMail
 from mailhelpdesk.pipeline.steps.auto_reply import vacation_reason
 
 _DAEMON = re.compile(

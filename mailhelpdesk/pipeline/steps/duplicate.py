@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Duplicate, Outcome
+from mailhelpdesk.mail.parse import synthesize_message_id
 from mailhelpdesk.pipeline.context import MailContext, thread_ids
-from mailhelpdesk.pipeline.parse import synthesize_message_id
 from mailhelpdesk.store.repository import Repository
 
 

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Hold, Outcome
+from mailhelpdesk.mail.parse import parse_mail
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.parse import parse_mail
 
 _KNOWN_HEADERS = frozenset(("from", "to", "subject", "date", "message-id", "received", "return-path",
                   "sender", "mime-version", "content-type", "reply-to", "cc", "delivered-to"))

@@ -6,12 +6,12 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from mailhelpdesk.addresses import is_ours
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import Direction, TicketStatus, Urgency, Visibility
+from mailhelpdesk.mail.subjects import normalize_subject
 from mailhelpdesk.pipeline.agent_reply import AgentReplyHandler
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.pipeline.steps.sender import CompanyResolver
-from mailhelpdesk.pipeline.subjects import normalize_subject
-from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.facts import guess_language
 from mailhelpdesk.store.repository import Repository, TicketRef
 from mailhelpdesk.tickets.actor import Actor, Moment

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Ignore, Outcome
+from mailhelpdesk.domain.ticket import TicketState
 from mailhelpdesk.domain.types import REOPENED_BY_REPLY, TicketStatus
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.rules.engine import TicketState
 from mailhelpdesk.rules.facts import MailFacts
 from mailhelpdesk.rules.result import run_rules
 from mailhelpdesk.rules.ruleset import RuleSet

@@ -13,8 +13,8 @@ from datetime import timedelta
 from mailhelpdesk.companies.domains import domain_of, parent_domains
 from mailhelpdesk.domain.outcomes import CONTINUE, Ignore, Outcome
 from mailhelpdesk.domain.types import ThreadSignal
+from mailhelpdesk.mail.subjects import has_reply_prefix, normalize_subject, ticket_tokens
 from mailhelpdesk.pipeline.context import MailContext, ThreadMatch, thread_ids
-from mailhelpdesk.pipeline.subjects import has_reply_prefix, normalize_subject, ticket_tokens
 from mailhelpdesk.signing import Signer
 from mailhelpdesk.store.repository import Repository, TicketRef, first_ticket
 

@@ -28,14 +28,14 @@ from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
-from mailhelpdesk.pipeline.charsets import (
+from mailhelpdesk.mail.charsets import (
     decode_base64,
     decode_bytes,
     decode_encoded_words,
     repair_header_bytes,
 )
-from mailhelpdesk.pipeline.html_text import html_to_text, sanitize_html
-from mailhelpdesk.pipeline.reply_text import reply_text
+from mailhelpdesk.mail.html_text import html_to_text, sanitize_html
+from mailhelpdesk.mail.reply_text import reply_text
 
 MAX_PARTS = 500
 MAX_DEPTH = 30

@@ -1,0 +1,1 @@
+"""Reading mail: parsing, charsets, HTML to text, the new text of a reply, subjects."""
