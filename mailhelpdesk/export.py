@@ -125,6 +125,7 @@ def _message_record(message: Message) -> dict[str, Any]:
         "flags": {
             "auto_reply": bool(message.flags.get("auto_reply")),
             "bounce": bool(message.flags.get("bounce")),
+            "automated": bool(message.flags.get("automated")),
         },
         "template": str(message.flags.get("template", "")),
         "defects": list(message.flags.get("defects", [])),
@@ -149,5 +150,6 @@ def _inbound_record(row: Inbound) -> dict[str, Any]:
         "size": row.size,
         "raw_sha256": row.raw_sha256,
         "accepted_at": _iso(row.accepted_at),
-        "flags": {"auto_reply": bool(row.flags.get("auto_reply")), "bounce": bool(row.flags.get("bounce"))},
+        "flags": {"auto_reply": bool(row.flags.get("auto_reply")), "bounce": bool(row.flags.get("bounce")),
+                  "automated": bool(row.flags.get("automated"))},
     }

@@ -20,6 +20,9 @@ from mailhelpdesk.store.repository import Repository, transaction
 log = logging.getLogger(__name__)
 
 
+AUTOMATED = "automated"
+
+
 @dataclass(slots=True)
 class IntakeTally:
     """What a batch did; the ingest command prints it."""
@@ -33,6 +36,8 @@ class IntakeTally:
         if result.state is InboundState.INGESTED:
             key = result.automatic or ("tickets_created" if result.created_ticket else "replies_threaded")
             self.counts[key] += 1
+            if result.automated:  # counted once more, apart: a share of the two above
+                self.counts[AUTOMATED] += 1
         elif result.automatic and result.state is InboundState.IGNORED:
             self.counts[result.automatic] += 1
         else:
@@ -40,7 +45,7 @@ class IntakeTally:
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        return sum(n for key, n in self.counts.items() if key != AUTOMATED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,13 @@ def _fired(data: dict[str, Any]) -> str:
     return f"rule {data['rule']!r} on {data['on']} (rules file line {data['rules_line']}): {matched} → {changes}"
 
 
+def _bounce_details(data: dict[str, Any]) -> str:
+    parts = [f"status {data['status']}" if data.get("status") else "",
+             f"for {', '.join(data['recipients'])}" if data.get("recipients") else "",
+             f"({clip(data['diagnostic'])})" if data.get("diagnostic") else ""]
+    return "".join(f"; {p}" for p in parts if p)
+
+
 def _near(data: dict[str, Any]) -> str:
     return (f"near miss: rule {data['rule']!r} on {data['on']}: {data['held']} of {data['of']} conditions held; "
             f"not: {'; '.join(data['failed'])}")
@@ -101,7 +108,10 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     "ticket.reopened": lambda d: f"reopened: {d.get('from')} → {d.get('to')}",
     "ticket.cc_added": lambda d: f"contacts added to cc: {d.get('contacts')}",
     "message.auto_reply": lambda d: f"auto-reply attached as internal record: {d.get('reason')}",
-    "message.bounce": lambda d: f"bounce attached as internal record: {d.get('reason')}",
+    "message.bounce": lambda d: f"{d.get('kind', 'bounce')} attached as internal record: {d.get('reason')}"
+                                + _bounce_details(d),
+    "message.automated": lambda d: ("automated mail (no automatic reply, reopens nothing): "
+                                    + "; ".join(d.get("signals", []))),
     "rule.fired": _fired,
     "rule.near_miss": _near,
     "sla.policy": _policy,

@@ -9,6 +9,7 @@ from typing import TextIO
 
 from mailhelpdesk.app import Runtime
 from mailhelpdesk.commands.progress import Progress
+from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.errors import ConfigError
 from mailhelpdesk.ingest.files import Item, RawMail, count_messages, iter_sources
 from mailhelpdesk.intake import IngestBatch, IntakeTally
@@ -16,6 +17,7 @@ from mailhelpdesk.intake import IngestBatch, IntakeTally
 _SUMMARY = (
     ("tickets_created", "tickets created"),
     ("replies_threaded", "replies threaded"),
+    ("automated", "automated mail among them"),
     ("auto_reply", "auto-replies recognised"),
     ("bounce", "bounces recognised"),
     ("ignored", "ignored"),
@@ -106,6 +108,8 @@ class _Run:
             inbound_id, result = await batch.receive_tracked(self.mailbox, item.raw, item.source, item.received)
             if inbound_id not in self.counted:
                 self.tally.add(result)
+            if result is not None and result.state is InboundState.QUARANTINED:  # kept, but named now
+                self.err.write(f"\nquarantined: {item.source}: {result.reason}\n")
             size = len(item.raw)
         else:
             self.tally.counts["unreadable"] += 1

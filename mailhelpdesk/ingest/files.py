@@ -82,6 +82,15 @@ def _is_maildir(path: Path) -> bool:
 
 
 def _iter_file(path: Path) -> Iterator[Item]:
+    """An mbox's messages or the file as one message; an empty one is named as unreadable."""
+    for item in _iter_file_items(path):
+        if isinstance(item, RawMail) and not item.raw.strip():
+            yield Unreadable(item.source, f"empty: {'no bytes' if not item.raw else 'only blank lines'}")
+        else:
+            yield item
+
+
+def _iter_file_items(path: Path) -> Iterator[Item]:
     """An mbox's messages, or the file as one message (opened once: most inputs are small files)."""
     try:
         with path.open("rb") as handle:

@@ -57,7 +57,7 @@ _NOT_CHARSETS = frozenset(
 
 
 # Tried in this order when the declared charset fails; scored, best wins (ties go to the first).
-_FALLBACKS = ("cp1251", "koi8-r", "cp1252", "iso8859-2", "gb18030")
+_FALLBACKS = ("cp1251", "koi8-r", "cp1252", "iso8859-2", "gb18030", "cp932")
 _SAMPLE_CHARS = 20_000  # scoring more text does not change the verdict, only the time it takes
 
 
@@ -79,6 +79,10 @@ def codec_for(charset: str | None) -> str | None:
 def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     """Decode ``data``; return the text and whether a fallback or replacement was needed."""
     declared = codec_for(charset)
+    if (declared is None or declared.startswith("iso2022_jp")) and b"\x1b$" in data and _is_ascii(data):
+        jis = decode_jis(data)  # ISO-2022-JP, declared or not, with the vendor characters it carries
+        if jis is not None:
+            return _strip_bom(jis), declared is None
     if declared and not declared.startswith("utf") and not _is_ascii(data) and _is_utf8(data):
         return _strip_bom(data.decode("utf-8")), True  # "iso-8859-1" or "gb2312" that is really UTF-8
     if declared:
@@ -89,6 +93,46 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     if _is_ascii(data):
         return data.decode("ascii"), declared is None and charset is not None
     return _strip_bom(_best_guess(data)), True
+
+
+_JIS_ESCAPE = re.compile(rb"\x1b(\$@|\$B|\$\(B|\(B|\(J|\(I|\$\(D|\$A|\$\(C|\.A|\.F|N)")
+
+
+def decode_jis(data: bytes) -> str | None:
+    """ISO-2022-JP read as CP932 does: Japanese mail clients put NEC and IBM extension characters
+    (①, ㈱, Ⅲ) in it, which the strict codec refuses. None for escapes of other ISO-2022 variants."""
+    out: list[str] = []
+    mode = b"(B"
+    position = 0
+    for match in _JIS_ESCAPE.finditer(data):
+        out.append(_jis_run(data[position:match.start()], mode))
+        mode = match.group(1)
+        position = match.end()
+        if mode not in (b"$@", b"$B", b"$(B", b"(B", b"(J", b"(I"):
+            return None  # JIS X 0212, Chinese or Korean sets: the ISO-2022-JP-2 codec knows them
+    out.append(_jis_run(data[position:], mode))
+    return "".join(out)
+
+
+def _jis_run(run: bytes, mode: bytes) -> str:
+    if mode in (b"(B", b"(J"):
+        return run.decode("ascii", errors="replace")
+    if mode == b"(I":  # half-width katakana
+        return bytes(b + 0x80 for b in run if 0x21 <= b <= 0x5F).decode("cp932", errors="replace")
+    sjis = bytearray()
+    for index in range(0, len(run) - 1, 2):
+        sjis += _to_sjis(run[index], run[index + 1])
+    return sjis.decode("cp932", errors="replace")
+
+
+def _to_sjis(first: int, second: int) -> bytes:
+    """A JIS X 0208 code (two bytes 0x21–0x7E) as its Shift_JIS bytes."""
+    if not (0x21 <= first <= 0x7E and 0x21 <= second <= 0x7E):
+        return b"?"
+    lead = (first - 0x21) // 2 + 0x81
+    lead += 0x40 if lead > 0x9F else 0
+    trail = second + 0x1F + (1 if second >= 0x60 else 0) if first % 2 else second + 0x7E
+    return bytes((lead, trail))
 
 
 def _strip_bom(text: str) -> str:
@@ -143,6 +187,8 @@ def plausibility(text: str) -> float:
             continue
         if ch.isspace() or ch in _COMMON_PUNCTUATION or ch.isdigit():
             score += 0.5
+        elif "\u3000" <= ch <= "\u303f" or "\uff01" <= ch <= "\uff20":
+            score += 0.3  # ideographic and full-width punctuation: "：", "、", "。"
         elif unicodedata.category(ch).startswith("C"):
             score -= 3.0  # C1 controls and unassigned code points do not occur in writing
         elif 0 < index < last and sample[index - 1].isalpha() and sample[index + 1].isalpha():
@@ -154,33 +200,39 @@ def plausibility(text: str) -> float:
 
 def _word_score(word: str) -> float:
     scripts = {_script(ch) for ch in word}
-    if len(scripts) > 1:
+    if len({"CJK" if s == "KANA" else s for s in scripts}) > 1:  # Japanese mixes kana and kanji
         return -1.0 * len(word)
     if any(a.islower() and b.isupper() for a, b in pairwise(word)):
         return -0.5 * len(word)
     if "LATIN" in scripts and len(word) >= 4 and not any(ch.isascii() for ch in word):
         return -0.5 * len(word)
+    if "KANA" in scripts:
+        return 1.0 * len(word)  # kana are Japanese: Shift_JIS read as gb18030 makes rare Han characters
     if "CJK" in scripts:
         return 0.8 * len(word)  # a little below alphabets: gb18030 turns any byte pair into a character
+    if "HALFWIDTH" in scripts:
+        return -0.5 * len(word)  # what other 8-bit text turns into when read as Shift_JIS
     return sum(0.5 if ch.isupper() else 1.0 for ch in word)
 
 
-_CJK_SCRIPTS = frozenset(("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "HALFWIDTH", "FULLWIDTH", "IDEOGRAPHIC"))
+_CJK_SCRIPTS = frozenset(("CJK", "HANGUL", "FULLWIDTH", "IDEOGRAPHIC"))
+_KANA_SCRIPTS = frozenset(("HIRAGANA", "KATAKANA"))
 
 
 def _script(ch: str) -> str:
     script = unicodedata.name(ch, "UNKNOWN").split(" ", 1)[0]
-    return "CJK" if script in _CJK_SCRIPTS else script
+    return "CJK" if script in _CJK_SCRIPTS else "KANA" if script in _KANA_SCRIPTS else script
 
 
-def repair_header_bytes(value: str) -> str:
-    """Headers with raw 8-bit bytes arrive as surrogate escapes; decode those bytes properly."""
+def repair_header_bytes(value: str, charset: str = "utf-8") -> str:
+    """Headers with raw 8-bit bytes arrive as surrogate escapes; decode those bytes properly
+    (valid UTF-8 as UTF-8, else as ``charset``, else the best guess)."""
     if value.isascii():  # the common case, checked in C before the per-character scan
         return value
     if not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
     raw = value.encode("utf-8", errors="surrogateescape")
-    text, _ = decode_bytes(raw, "utf-8")
+    text, _ = decode_bytes(raw, charset)
     return text
 
 

@@ -17,7 +17,9 @@ Parsing never raises on bad input: problems are recorded as defects.
 import binascii
 import contextlib
 import email
+import functools
 import hashlib
+import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +44,10 @@ MAX_DEPTH = 30
 MAX_HEADER_CHARS = 998  # RFC 5322 line limit; longer values are kept only in the raw bytes
 MAX_BOUNDARY_REPAIRS = 5  # each repair re-parses a body; a few are plenty for real mail
 MAX_DEFECTS = 50
+MAX_HEADER_BLOCK = 256 * 1024  # header repair looks no further for the blank line
+MAX_REPORT_CHARS = 16_000  # a report lists its recipients first; the rest is the returned mail's noise
+# Machine-readable report parts (RFC 3464, 6533, 5965): kept as text for the bounce's details.
+REPORT_PARTS = frozenset(("message/delivery-status", "message/global-delivery-status", "message/feedback-report"))
 
 Address = tuple[str, str]  # (display name, lowercase address)
 
@@ -81,6 +87,7 @@ class ParsedMail:
     defects: list[str] = field(default_factory=list)
     embedded_message_ids: list[str] = field(default_factory=list)
     raw_headers: dict[str, list[str]] = field(default_factory=dict)  # lowercase name: values as received
+    report: str = ""  # the text of its delivery-status / feedback-report parts: what failed, and why
 
     def header(self, name: str) -> str:
         """A decoded header value, '' when absent."""
@@ -109,7 +116,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         to=_addresses(headers, "to"),
         cc=_addresses(headers, "cc"),
         reply_to=_addresses(headers, "reply-to"),
-        subject=_clip(" ".join(decode_header_value(_one(headers, "subject")).split())),
+        subject=_clip(subject_text(_one(headers, "subject"))),
         date=_date(_one(headers, "date")),
         text=text,
         reply_text=reply_text(text),  # here, so that parse workers do it too
@@ -122,6 +129,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         defects=list(dict.fromkeys(defects))[:MAX_DEFECTS],
         embedded_message_ids=list(dict.fromkeys(body.embedded_ids)),
         raw_headers=headers,
+        report="\n\n".join(body.reports)[:MAX_REPORT_CHARS],
     )
 
 
@@ -144,6 +152,7 @@ def _parse_message(raw: bytes) -> tuple[Message, list[str]]:
     raise RecursionError; we then keep the headers and treat the whole body as text.
     """
     raw, defects = _without_preamble(raw)
+    raw = repair_header_block(raw, defects)
     try:
         msg = email.message_from_bytes(raw, policy=compat32)
         return msg, [*defects, *(type(d).__name__ for d in msg.defects)]
@@ -169,6 +178,52 @@ def _without_preamble(raw: bytes) -> tuple[bytes, list[str]]:
     return raw, []
 
 
+_FIELD = re.compile(rb"[!-9;-~]+:")
+_SPACED_FIELD = re.compile(rb"([!-9;-~]+)[ \t]+:")  # obsolete syntax (RFC 5322 4.5): "Subject : hi"
+_KNOWN_FIELD = re.compile(rb"(?:from|to|cc|subject|date|message-id|received|return-path|sender|reply-to"
+                          rb"|mime-version|content-type|delivered-to|x-[!-9;-~]*)[ \t]*:", re.IGNORECASE)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+MAX_JUNK_LINES = 10  # a stray line or two before the header (a tool's note); more is a body
+
+
+def repair_header_block(raw: bytes, defects: list[str]) -> bytes:
+    """Mend header blocks the parser would cut short, so their fields are not read as body:
+    a stray line before the first field, ``From  :`` with spaces before the colon, and folded
+    lines that lost their leading whitespace (a field still follows them)."""
+    end = match.start() if (match := _BLANK_LINE.search(raw, 0, MAX_HEADER_BLOCK)) else min(len(raw), MAX_HEADER_BLOCK)
+    lines = raw[:end].split(b"\n")
+    if all(_FIELD.match(line) or line[:1] in (b" ", b"\t") for line in lines[1:]) and (
+            _FIELD.match(lines[0]) or (lines[0].startswith(b"From ") and not _SPACED_FIELD.match(lines[0]))):
+        return raw  # the common case: nothing to mend
+    repaired = _mended_lines(_without_junk(lines, defects), defects)
+    return b"\n".join(repaired) + raw[end:]
+
+
+def _without_junk(lines: list[bytes], defects: list[str]) -> list[bytes]:
+    if _FIELD.match(lines[0]) or _SPACED_FIELD.match(lines[0]) or lines[0].startswith(b"From "):
+        return lines
+    first = next((i for i, line in enumerate(lines[: MAX_JUNK_LINES + 1]) if _KNOWN_FIELD.match(line)), None)
+    if first is None:
+        return lines
+    defects.append(f"LeadingJunkRemoved: {first} line(s) before the header")
+    return lines[first:]
+
+
+def _mended_lines(lines: list[bytes], defects: list[str]) -> list[bytes]:
+    is_field = [bool(_FIELD.match(line) or _SPACED_FIELD.match(line)) for line in lines]
+    last_field = max((i for i, field in enumerate(is_field) if field), default=-1)
+    out = []
+    for index, line in enumerate(lines):
+        if spaced := _SPACED_FIELD.match(line):
+            line = spaced.group(1) + b":" + line[spaced.end():]
+            defects.append("HeaderRepaired: spaces before a field's colon")
+        elif not is_field[index] and line[:1] not in (b" ", b"\t") and 0 < index < last_field:
+            line = b" " + line  # a field follows: this is a folded line, not the body
+            defects.append("HeaderRepaired: folded line without leading whitespace")
+        out.append(line)
+    return out
+
+
 # --- headers -------------------------------------------------------------------------------
 
 
@@ -179,11 +234,30 @@ def raw_header_values(msg: Message, name: str) -> list[str]:
 
 
 def header_index(msg: Message) -> dict[str, list[str]]:
-    """All header values by lowercase name, read once (steps look up a dozen headers per message)."""
+    """All header values by lowercase name, read once (steps look up a dozen headers per message).
+
+    Raw 8-bit bytes in a header are decoded here, in the body's charset first: a mailer that puts
+    Shift_JIS in a Subject writes its body in Shift_JIS too, and a guess cannot tell kanji-only
+    text in Shift_JIS from GBK."""
     index: dict[str, list[str]] = {}
+    hint: str | None = None
     for key, value in msg.raw_items():
-        index.setdefault(key.lower(), []).append(str(value))
+        text = str(value)
+        if not text.isascii() and any("\udc80" <= ch <= "\udcff" for ch in text):
+            hint = hint or _body_charset(msg) or "utf-8"
+            text = repair_header_bytes(text, hint)
+        index.setdefault(key.lower(), []).append(text)
     return index
+
+
+def _body_charset(msg: Message) -> str | None:
+    """The charset declared for the first text part (the first few parts only)."""
+    for count, part in enumerate(msg.walk()):
+        if count > 10:
+            break
+        if part.get_content_maintype() == "text" and (charset := part.get_content_charset()):
+            return charset
+    return None
 
 
 def _one(headers: dict[str, list[str]], name: str) -> str | None:
@@ -205,6 +279,15 @@ def decode_header_value(value: object) -> str:
         with contextlib.suppress(Exception):  # garbage in encoded words must not lose the header
             text = decode_encoded_words(text)
     return _clean(_unfold(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def subject_text(value: object) -> str:
+    """A subject as its writer spaced it (double spaces, the ideographic space), unfolded, without
+    control characters; only the ends are trimmed."""
+    return _CONTROL.sub(" ", decode_header_value(value)).strip(" ")
 
 
 def _header_text(value: object) -> str:
@@ -292,15 +375,15 @@ def content_fingerprint(msg: Message, raw: bytes) -> str:
 
 
 def _addresses(headers: dict[str, list[str]], name: str) -> list[Address]:
-    """Addresses of a header; display names are decoded after splitting, so an encoded comma stays."""
-    values = [_unfold(_header_text(v)) for v in headers.get(name, ())]
-    result = _valid_addresses(values, decode_names=True)
-    if not result and any("=?" in v for v in values):  # a whole address hidden in one encoded word
-        result = _valid_addresses([decode_header_value(v) for v in values], decode_names=False)
-    return result
+    """Addresses of a header; display names are decoded after splitting, so an encoded comma stays.
+
+    An encoded word is never an address (RFC 2047 section 5): ``=?utf-8?q?ceo=40bank.example?=``
+    alone is a display name without an address, whatever it decodes to.
+    """
+    return _valid_addresses([_unfold(_header_text(v)) for v in headers.get(name, ())])
 
 
-def _valid_addresses(values: list[str], *, decode_names: bool) -> list[Address]:
+def _valid_addresses(values: list[str]) -> list[Address]:
     try:
         pairs = getaddresses(values)
     except Exception:  # noqa: BLE001 - getaddresses can fail on pathological input
@@ -308,19 +391,35 @@ def _valid_addresses(values: list[str], *, decode_names: bool) -> list[Address]:
     result: list[Address] = []
     for display, addr in pairs:
         addr = _clean(addr.strip().lower())
-        if "@" in addr and len(addr) <= 320:
-            name = decode_header_value(display) if decode_names else _clean(display)
-            result.append((name.strip(), addr))
+        if "@" in addr and len(addr) <= 320 and "=?" not in addr:
+            result.append((decode_header_value(display).strip(), addr))
     return result
 
 
 def _sender(headers: dict[str, list[str]]) -> Address | None:
+    """From; without a usable one Sender, Reply-To, then the envelope's Return-Path."""
     for name in ("from", "sender", "reply-to"):
         found = _addresses(headers, name)
         if found:
-            return found[0]
+            return _writer(headers, found[0])
     display, addr = parseaddr(_clean(_header_text(_one(headers, "return-path") or "")))
     return (display, addr.lower()) if "@" in addr else None
+
+
+_VIA_LIST = re.compile(r"^\s*['\"]?(.+?)['\"]?\s+via\s+\S")
+
+
+def _writer(headers: dict[str, list[str]], sender: Address) -> Address:
+    """The person behind a mailing list's rewritten From ("'Anna' via Users <users@lists…>", what
+    Google Groups and Mailman do for DMARC): the list names them in X-Original-Sender or Reply-To."""
+    match = _VIA_LIST.match(sender[0])
+    if match is None or not headers.get("list-id"):
+        return sender
+    for name in ("x-original-sender", "x-original-from", "reply-to"):
+        found = _addresses(headers, name)
+        if found and found[0][1] != sender[1]:
+            return match.group(1).strip(), found[0][1]
+    return sender
 
 
 def _date(value: str | None) -> datetime | None:
@@ -345,6 +444,7 @@ class _Body:
     segments: list[tuple[Group, str, str]] = field(default_factory=list)  # (group, "plain"/"html", text)
     attachments: list[Attachment] = field(default_factory=list)
     embedded_ids: list[str] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
     repairs: int = 0
 
 
@@ -419,6 +519,8 @@ def _collect_parts(msg: Message, body: _Body, defects: list[str]) -> None:
             body.attachments.append(_attachment(part, ctype, defects))
             if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
                 body.embedded_ids.extend(_embedded_message_ids(part))
+            elif ctype in REPORT_PARTS:
+                body.reports.append(_payload_bytes(part, []).decode("utf-8", "replace")[:MAX_REPORT_CHARS])
             continue
         kind = "html" if ctype == "text/html" else "plain"
         body.segments.append((group, kind, _part_text(part, kind, defects)))
@@ -430,15 +532,23 @@ def _compose(segments: list[tuple[Group, str, str]]) -> tuple[str, str]:
     for index, (group, kind, text) in enumerate(segments):
         key: object = group[0] if group else ("single", index)
         units.setdefault(key, []).append((group[1] if group else 0, kind, text))
-    texts: dict[str, str] = {}  # keyed by normalized text: broken alternatives repeat the same words
+    texts: list[str] = []
+    rendered: set[str] = set()  # normalized texts of HTML-only units, and of every unit for them
+    seen: set[str] = set()
     htmls: list[str] = []
     for parts in units.values():
         plain = _branch(parts, "plain", first=True)
         html = _branch(parts, "html", first=False)
-        text = plain if plain.strip() else html_to_text(html) if html else plain
-        texts.setdefault(" ".join(text.split()), text)
+        from_html = not plain.strip() and bool(html)
+        text = html_to_text(html) if from_html else plain
+        key = " ".join(text.split())
+        # A broken alternative shows the same words as plain and HTML parts side by side: one is
+        # enough. Two identical plain parts are two things the writer sent: both are kept.
+        if not (key in rendered or (from_html and key in seen)):
+            texts.append(text)
+        (rendered if from_html else seen).add(key)
         htmls.append(html)
-    return _clean(_join(list(texts.values()))), _clean(_join(htmls))
+    return _clean(_join(texts)), _clean(_join(htmls))
 
 
 def _branch(parts: list[tuple[int, str, str]], kind: str, *, first: bool) -> str:
@@ -568,13 +678,41 @@ def _attachment(part: Message, ctype: str, defects: list[str]) -> Attachment:
     content_id = content_ids[0] if content_ids else _clean(str(content_id_raw or "")).strip(" <>")[:998]
     disposition = str(part.get("Content-Disposition", "")).strip().lower()
     return Attachment(
-        filename=_filename(part, ctype),
+        filename=_filename(part, ctype, default="") or _unnamed(part, ctype, content_id),
         content_type=ctype,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         content_id=content_id,
         inline=disposition.startswith("inline") or (bool(content_id) and ctype.startswith("image/")),
     )
+
+
+def _unnamed(part: Message, ctype: str, content_id: str) -> str:
+    """A name for a part that has none: a forwarded mail after its subject, an inline image after
+    its Content-ID, anything else after its type ("attachment.pdf")."""
+    if ctype == "message/rfc822":
+        inner = _sub_messages(part)
+        subject = subject_text(_first(inner[0], "Subject")) if inner else ""
+        return f"{' '.join(_UNSAFE_FILENAME.sub(' ', subject).split()).strip('. ')[:120] or 'message'}.eml"
+    extension = _extension(ctype)
+    stem = _safe_filename(content_id.split("@", 1)[0]) if content_id else ""
+    if stem and "." in stem[-6:]:  # image001.png@01D9…: the Content-ID carries the name
+        return stem[:255]
+    return f"{stem[:120] or 'attachment'}{extension}"
+
+
+@functools.cache
+def _types() -> mimetypes.MimeTypes:
+    return mimetypes.MimeTypes(filenames=())  # the built-in table only: the same on every machine
+
+
+def _extension(ctype: str) -> str:
+    return {"text/plain": ".txt", "message/delivery-status": ".txt", "text/calendar": ".ics",
+            "image/jpeg": ".jpg"}.get(ctype) or _types().guess_extension(ctype) or ""
+
+
+def _safe_filename(text: str) -> str:
+    return _UNSAFE_FILENAME.sub("_", text).strip(". _")
 
 
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')

@@ -80,7 +80,22 @@ class Notifier:
         how many will go out."""
         ruleset = self.rules()
         moments = await self.closing.follow(ticket_id, change, ruleset, at)
-        return await self._send(ticket_id, plan(change, ruleset), change.event, moments, at, now or self.clock())
+        now = now or self.clock()
+        notices = plan(change, ruleset)
+        if change.automated:
+            notices = await self._to_agents_only(ticket_id, notices, change, now)
+        return await self._send(ticket_id, notices, change.event, moments, at, now)
+
+    async def _to_agents_only(self, ticket_id: int, notices: list[Notice], change: TicketChange,
+                              now: datetime) -> list[Notice]:
+        """Machine-sent mail gets no answer (mail storms between two robots start so): the customer's
+        notices are recorded on the ticket as not sent; the agents still hear of the mail."""
+        held = [n for n in notices if n.audience == "customer"]
+        if held:
+            await self.repo.events([("mail.suppressed", {"template": n.template, "to": "the requester",
+                                                         "on": change.event, "reason": change.automated})
+                                    for n in held], ticket_id=ticket_id, at=now)
+        return [n for n in notices if n.audience != "customer"]
 
     async def tell_agents(self, ticket_id: int, notice: Notice, at: datetime, now: datetime) -> int:
         """One notice to agents that no change of fields causes (a mention, a failed command)."""

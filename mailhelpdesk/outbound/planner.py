@@ -32,6 +32,7 @@ class TicketChange:
     actor: str = ""  # the agent who made the change: told nothing about their own doing
     watchers: tuple[str, ...] = ()  # the ticket's collaborators: told what its owner is told
     answered: bool = False  # an agent's reply went to the customer with this change: it speaks for itself
+    automated: str = ""  # why the mail that caused it looks machine-sent: the customer is mailed nothing
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from mailhelpdesk.config import MailboxSettings
 from mailhelpdesk.domain.outcomes import Outcome
@@ -57,7 +57,9 @@ class MailContext:
     preparsed: ParsedMail | None = None  # parsed ahead by a worker process; the parse step takes it
     mail: ParsedMail | None = None
     auto_reply: str = ""  # why it is an automatic reply, '' if not
-    bounce: str = ""  # why it is a bounce, '' if not
+    bounce: str = ""  # why it is a bounce, complaint or list manager's notice, '' if not
+    bounce_details: dict[str, Any] = field(default_factory=dict)  # its status code, failed recipients …
+    automated: list[str] = field(default_factory=list)  # weak signs of machine mail: no auto-reply, no reopening
     thread: ThreadMatch | None = None
     sender: SenderInfo | None = None
     rules: RulesResult | None = None  # what the rules decided, for ``persist`` to write
@@ -96,7 +98,14 @@ class MailContext:
 
     @property
     def is_automatic(self) -> bool:
+        """Clearly machine mail about other mail: kept out of tickets (an internal record at most)."""
         return bool(self.auto_reply or self.bounce)
+
+    @property
+    def quiet(self) -> str:
+        """Why this mail, though it makes or joins a ticket, must cause no automatic mail nor reopen
+        a ticket ('' for a person's mail)."""
+        return "automated mail: " + "; ".join(self.automated) if self.automated and not self.is_automatic else ""
 
 
 def thread_ids(mail: ParsedMail) -> list[str]:

@@ -40,6 +40,7 @@ class ProcessResult:
     ticket_number: int | None = None
     created_ticket: bool = False
     automatic: str = ""  # "auto_reply" / "bounce" / ""
+    automated: bool = False  # ticketed, but looks machine-sent: answered by no one
 
 
 @dataclass(slots=True)
@@ -224,7 +225,7 @@ class Pipeline:
         automatic = "bounce" if ctx.bounce else "auto_reply" if ctx.auto_reply else ""
         if isinstance(outcome, Continue):
             return ProcessResult(ctx.inbound_id, InboundState.INGESTED, "", "", ctx.ticket_number,
-                                 ctx.created_ticket, automatic)
+                                 ctx.created_ticket, automatic, bool(ctx.quiet))
         return ProcessResult(ctx.inbound_id, _STATE_OF[type(outcome)], outcome.reason, step, automatic=automatic)
 
     @staticmethod
@@ -248,6 +249,8 @@ def _inbound_info(ctx: MailContext, result: ProcessResult) -> dict[str, Any]:
         flags["auto_reply"] = ctx.auto_reply
     if ctx.bounce:
         flags["bounce"] = ctx.bounce
+    if ctx.quiet:
+        flags["automated"] = ctx.automated
     if ctx.notes:
         flags["notes"] = ctx.notes
     if ctx.thread is not None:

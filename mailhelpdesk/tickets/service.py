@@ -237,16 +237,19 @@ class TicketService:
         return ticket
 
     async def ticket_opened(self, ticket_id: int, after: TicketState, fired: tuple[tuple[str, Fired], ...],
-                            moment: Moment) -> None:
-        """Acknowledge a new ticket and tell its team (after its first message is stored)."""
-        await self.notifier.ticket_changed(ticket_id, TicketChange("ticket_created", None, after, fired=fired),
-                                           moment.at, moment.now)
+                            moment: Moment, automated: str = "") -> None:
+        """Acknowledge a new ticket and tell its team (after its first message is stored); a ticket
+        opened by machine-sent mail (``automated`` says why) is not acknowledged."""
+        change = TicketChange("ticket_created", None, after, fired=fired, automated=automated)
+        await self.notifier.ticket_changed(ticket_id, change, moment.at, moment.now)
 
     async def customer_replied(self, ticket: TicketRef, stored: StoredTicket | None, result: RulesResult | None,
-                               actor: Actor, moment: Moment, inbound_id: int, written_at: datetime) -> None:
+                               actor: Actor, moment: Moment, inbound_id: int, written_at: datetime,
+                               automated: str = "") -> None:
         """A customer's mail on a ticket: it reopens a waiting or finished ticket, makes a history
-        ticket live when it is fresh, and what the ``customer_replied`` rules decided is written."""
-        reopened = ticket.status in REOPENED_BY_REPLY
+        ticket live when it is fresh, and what the ``customer_replied`` rules decided is written.
+        Machine-sent mail (``automated`` says why) reopens nothing and is answered by no one."""
+        reopened = ticket.status in REOPENED_BY_REPLY and not automated
         if reopened:
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
                                   ticket_id=ticket.id, inbound_id=inbound_id, actor=str(actor), at=moment.now)
@@ -259,7 +262,7 @@ class TicketService:
         if stored.history_only and not self.is_history(moment):
             extra["history_only"] = False  # fresh mail: what the ticket does now may mail people
         await self.apply_rules(stored, result, actor, moment, inbound_id, ticket.status if reopened else "",
-                               extra=extra)
+                               extra=extra, automated=automated)
 
     async def copy_people(self, ticket_id: int, contact_ids: Sequence[int], actor: Actor, moment: Moment,
                           inbound_id: int | None = None, announce: bool = True) -> list[int]:
@@ -289,7 +292,7 @@ class TicketService:
 
     async def apply_rules(self, stored: StoredTicket, result: RulesResult, actor: Actor, moment: Moment,
                           inbound_id: int | None = None, reopened_from: str = "", sla_target: str = "",
-                          extra: dict[str, Any] | None = None, answered: bool = False) -> None:
+                          extra: dict[str, Any] | None = None, answered: bool = False, automated: str = "") -> None:
         """Write what the rules decided (on a mail, a timer or an agent's change) and notify."""
         columns = changed_columns(stored.state, result, moment.at, stored.dues) | (extra or {})
         if columns:
@@ -298,7 +301,7 @@ class TicketService:
         watchers = await self._watchers(stored)
         await self.notifier.ticket_changed(stored.id, TicketChange(
             result.event, stored.state, result.after, reopened_from, result.fired, sla_target, actor.address,
-            watchers, answered), moment.at, moment.now)
+            watchers, answered, automated), moment.at, moment.now)
 
     def is_history(self, moment: Moment) -> bool:
         """Mail older than ``outbox.max_age_hours``: an archive being imported."""

@@ -184,7 +184,7 @@ def _message(message: Message, outbox: dict[int, Outbox]) -> MessageOut:
                                row.reason if row else "", row.attempts if row else 0, delivery_label(row))
     return MessageOut(
         message.id, message.direction, message.visibility,  # type: ignore[arg-type]
-        bool(flags.get("note")), bool(flags.get("auto_reply")), bool(flags.get("bounce")),
+        bool(flags.get("note")), bool(flags.get("auto_reply")), bool(flags.get("bounce")), bool(flags.get("automated")),
         Address(message.from_addr, message.from_name), _addresses(message.to), _addresses(message.cc),
         message.subject, message.date, message.text, message.reply_text,
         [AttachmentOut(a.id, a.filename, a.content_type, a.size)

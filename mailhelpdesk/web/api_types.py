@@ -211,6 +211,7 @@ class MessageOut(Struct):
     note: bool
     auto_reply: bool
     bounce: bool
+    automated: bool  # a ticket's mail that looks machine-sent: answered by no one, reopened nothing
     sender: Address = field(name="from")
     to: list[Address]
     cc: list[Address]

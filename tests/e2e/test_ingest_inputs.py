@@ -169,3 +169,17 @@ def test_unknown_mailbox_is_a_one_line_usage_error(helpdesk: Helpdesk, inbox: Pa
     assert "Traceback" not in result.stderr
     assert helpdesk.tickets() == []
 
+
+
+def test_every_file_without_a_mail_is_named_with_its_reason(helpdesk: Helpdesk, inbox: Path) -> None:
+    """A blank file and an mbox with a separator and nothing after it hold no mail: each is counted
+    as unreadable and named with why; the mail beside them goes in."""
+    (inbox / "blank.eml").write_bytes(b"\r\n\r\n  \r\n")
+    (inbox / "empty.mbox").write_bytes(b"From nobody Mon Mar 16 10:15:00 2026\n")
+    (inbox / "good.eml").write_bytes(mail("Scanner jams", sender=customer(1), message_id="scan@acme.test"))
+
+    result = helpdesk.run("ingest", str(inbox))
+
+    assert parse_summary(result.stdout) == summary_of(created=1, unreadable=2), result.describe()
+    assert f"unreadable: {inbox / 'blank.eml'}: empty: only blank lines" in result.stderr
+    assert f"unreadable: {inbox / 'empty.mbox'}#1: empty: no bytes" in result.stderr

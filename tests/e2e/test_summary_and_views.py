@@ -10,7 +10,7 @@ REPORT = File("report.pdf", "application/pdf", b"%PDF-1.4\n" + bytes(range(256))
 
 def write_corpus(inbox: Path) -> list[Path]:
     """Three threads of two messages, an auto-reply, a bounce, our own mail coming back,
-    a re-delivery, an empty file; the last path is a directory whose only file is a link to
+    a re-delivery, an empty file (unreadable: no mail in it); the last path is a directory whose only file is a link to
     a file that is gone (unreadable: a path given on the command line must exist)."""
     ann, bob, cyd = "Ann Lee <ann@acme.test>", "Bob Ray <bob@globex.test>", "Cyd Fox <cyd@initech.test>"
     mails = {
@@ -45,7 +45,7 @@ def test_summary_counts_every_outcome(helpdesk: Helpdesk, inbox: Path) -> None:
     result = helpdesk.run("ingest", *map(str, write_corpus(inbox)))
 
     assert parse_summary(result.stdout) == summary_of(
-        created=3, threaded=3, auto_replies=1, bounces=1, ignored=1, duplicates=1, quarantined=1, unreadable=1
+        created=3, threaded=3, auto_replies=1, bounces=1, ignored=1, duplicates=1, unreadable=2
     ), result.describe()
     records = helpdesk.export()
     tickets = by_subject([r for r in records if r["type"] == "ticket"])
@@ -54,7 +54,8 @@ def test_summary_counts_every_outcome(helpdesk: Helpdesk, inbox: Path) -> None:
     loose = {r["message_id"]: r for r in records if r["type"] == "inbound"}
     assert loose["own@helpdesk.test"]["state"] == "ignored"
     assert loose["p1@acme.test"]["state"] == "duplicate"
-    assert loose[""]["state"] == "quarantined"
+    assert "" not in loose  # the empty file: named as unreadable, nothing stored
+    assert f"unreadable: {inbox / '11.eml'}: empty: no bytes" in result.stderr
 
 
 def test_tickets_list_and_show(helpdesk: Helpdesk, inbox: Path) -> None:

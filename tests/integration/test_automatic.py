@@ -1,10 +1,14 @@
-"""Auto-replies and bounces never create or reopen tickets; related ones become internal notes."""
+"""Auto-replies and bounces never create or reopen tickets; related ones become internal notes.
+Mail that only looks automated makes or joins a ticket, but is answered by no one and reopens nothing."""
+
+from io import StringIO
 
 import pytest
 
 from mailhelpdesk.app import Runtime
+from mailhelpdesk.commands.explain import explain_ticket
 from mailhelpdesk.domain.types import InboundState, TicketStatus, Visibility
-from mailhelpdesk.store.models import Contact, Event, Inbound, Message, Ticket
+from mailhelpdesk.store.models import Contact, Event, Inbound, Message, Outbox, Ticket
 
 from .mails import bounce, event_kinds, inbound, ingest, mail, messages_of, our_reply, out_of_office, receive, ticket
 
@@ -12,9 +16,10 @@ UNRELATED_AUTOMATIC = {
     "out-of-office": out_of_office(sender="Olaf <olaf@acme.com>"),
     "vacation (German, X-Autoreply)": mail("Abwesenheitsnotiz: Ihre Anfrage", sender="Olaf <olaf@acme.com>",
                                            headers={"X-Autoreply": "yes"}),
-    "precedence bulk": mail("Our newsletter", sender="news@acme.com", headers={"Precedence": "bulk"}),
-    "mailing list": mail("[dev] weekly", sender="list@lists.acme.com",
-                         headers={"List-Id": "<dev.lists.acme.com>"}),
+    "out-of-office subject and header": mail("Out of Office: Printer", sender="Olaf <olaf@acme.com>",
+                                             headers={"X-Auto-Response-Suppress": "All"}),
+    "list manager": mail("Your message to Dev awaits moderator approval", sender="dev-owner@lists.acme.com",
+                         body="Post by non-member to a members-only list\n"),
     "bounce": bounce(mail("Hello", sender="Support <support@example.com>", to="nobody@acme.com")),
 }
 
@@ -119,3 +124,86 @@ async def test_a_bounce_without_any_sender_address_still_reaches_its_ticket(rt: 
     assert (result.state, result.automatic, result.ticket_number) == (InboundState.INGESTED, "bounce", number)
     note = (await messages_of(number))[-1]
     assert note.visibility == Visibility.INTERNAL.value and note.from_addr == ""
+
+
+WEAKLY_AUTOMATED = {
+    "precedence bulk": ({"Precedence": "bulk"}, "Precedence: bulk"),
+    "google group": ({"List-Id": "<users.googlegroups.com>", "Precedence": "list"},
+                     "List-Id: <users.googlegroups.com>"),
+    "monitoring": ({"Auto-Submitted": "auto-generated"}, "Auto-Submitted: auto-generated"),
+    "empty return path": ({"Return-Path": "<>"}, "empty return path (<>) without a failure report"),
+    "auto-reply header alone": ({"X-Autoreply": "yes"}, "X-Autoreply: yes"),
+}
+
+
+@pytest.mark.parametrize(("headers", "signal"), WEAKLY_AUTOMATED.values(), ids=WEAKLY_AUTOMATED.keys())
+async def test_mail_that_only_looks_automated_makes_a_ticket_without_an_acknowledgement(
+        rt: Runtime, headers: dict[str, str], signal: str) -> None:
+    control = await ingest(rt, mail("Scanner jams", sender="Bob <bob@acme.com>"))
+    assert await Outbox.filter(template="acknowledgement").count() == 1, "a person's mail is acknowledged"
+
+    result = await receive(rt, mail(headers=headers))
+
+    assert result.state is InboundState.INGESTED and result.created_ticket and result.automatic == ""
+    number = result.ticket_number
+    assert number is not None and number != control
+    assert signal in (await inbound(result)).flags["automated"]
+    first = (await messages_of(number))[0]
+    assert first.visibility == Visibility.PUBLIC.value and signal in first.flags["automated"]
+    assert await Outbox.filter(template="acknowledgement").count() == 1
+    suppressed = await Event.filter(kind="mail.suppressed", ticket__number=number)
+    assert [e.data["template"] for e in suppressed] == ["acknowledgement"]
+    assert suppressed[0].data["reason"].startswith("automated mail: ") and signal in suppressed[0].data["reason"]
+    assert await Contact.filter(email="ann@acme.com").exists()
+    story = StringIO()
+    assert await explain_ticket(story, number)
+    line = next(t for t in story.getvalue().splitlines() if "automated mail (no automatic reply, reopens nothing)" in t)
+    assert signal in line
+
+
+@pytest.mark.parametrize("status", [TicketStatus.CLOSED, TicketStatus.RESOLVED, TicketStatus.PENDING])
+async def test_mail_that_only_looks_automated_joins_a_ticket_but_does_not_reopen_it(
+        rt: Runtime, status: TicketStatus) -> None:
+    first = mail()
+    number = await ingest(rt, first)
+    await Ticket.filter(number=number).update(status=status.value)
+    first_id = (await messages_of(number))[0].message_id
+    queued = await Outbox.all().count()
+
+    result = await receive(rt, mail("Re: Printer on floor 3 is broken", in_reply_to=f"<{first_id}>",
+                                    headers={"Precedence": "list", "List-Id": "<it.lists.acme.com>"}))
+
+    assert (result.ticket_number, result.created_ticket) == (number, False)
+    assert (await ticket(number)).status == status.value
+    kinds = await event_kinds(number)
+    assert "ticket.reopened" not in kinds and "message.automated" in kinds
+    reply = (await messages_of(number))[-1]
+    assert reply.visibility == Visibility.PUBLIC.value  # the customer's words, shown as theirs
+    customer_mail = await Outbox.filter(id__gt=0).exclude(template__startswith="agent_").count()
+    assert customer_mail <= queued  # nothing new to the customer
+
+
+async def test_a_person_replying_to_a_closed_ticket_still_reopens_it(rt: Runtime) -> None:
+    first = mail()
+    number = await ingest(rt, first)
+    await Ticket.filter(number=number).update(status=TicketStatus.CLOSED.value)
+    first_id = (await messages_of(number))[0].message_id
+
+    await receive(rt, mail("Re: Printer on floor 3 is broken", in_reply_to=f"<{first_id}>"))
+
+    assert (await ticket(number)).status == TicketStatus.OPEN.value
+    assert "ticket.reopened" in await event_kinds(number)
+
+
+async def test_a_bounce_keeps_its_status_code_and_failed_recipient(rt: Runtime) -> None:
+    first = mail()
+    number = await ingest(rt, first)
+
+    await receive(rt, bounce(first))
+
+    event = await Event.get(kind="message.bounce", ticket__number=number)
+    assert event.data["status"] == "5.1.1" and event.data["recipients"] == ["ann@acme.com"]
+    assert event.data["kind"] == "bounce" and event.data["reason"].startswith("delivery report")
+    story = StringIO()
+    await explain_ticket(story, number)
+    assert "status 5.1.1; for ann@acme.com" in story.getvalue()

@@ -1,40 +1,138 @@
-"""auto_reply_reason(): RFC 3834 and the headers and subjects real auto-responders use."""
+"""auto_reply_reason() leaves mail out only on clear evidence; automated_signals() marks the rest.
+
+A customer writing through a Google Group, or mentioning their holiday, must still make a ticket;
+only RFC 3834, a read receipt, or out-of-office wording confirmed twice is an automatic reply.
+"""
 
 import pytest
 
-from mailhelpdesk.mail.parse import parse_mail
-from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason, vacation_reason
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
+from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason, automated_signals, is_vacation_reply
+
+RECEIPT = "multipart/report; report-type=disposition-notification; boundary=R"
 
 
-def _mail(headers: str = "", subject: str = "Re: [#1042] Printer", content_type: str = "text/plain") -> str:
+def _parse(
+    headers: str = "",
+    subject: str = "Re: [#1042] Printer",
+    body: str = "Thanks, the printer works again.",
+    content_type: str = "text/plain; charset=utf-8",
+) -> ParsedMail:
     raw = (
         f"From: Customer <customer@example.com>\nTo: support@helpdesk.example\nSubject: {subject}\n"
-        f"Content-Type: {content_type}\n{headers}\nbody\n"
+        f"Content-Type: {content_type}\n{headers}\n{body}\n"
     )
-    return auto_reply_reason(parse_mail(raw.encode("utf-8")))
+    return parse_mail(raw.encode("utf-8"))
+
+
+# --- clear evidence: an automatic reply ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("headers", "reason"),
+    ("headers", "subject", "body", "reason"),
     [
-        ("Auto-Submitted: auto-replied\n", "Auto-Submitted: auto-replied"),
+        ("Auto-Submitted: auto-replied\n", "Re: [#1042] Printer", "Thanks.",
+         "Auto-Submitted: auto-replied (RFC 3834)"),
+        ("Auto-Submitted: Auto-Replied (vacation)\n", "Re: [#1042] Printer", "Thanks.",
+         "Auto-Submitted: auto-replied (RFC 3834)"),
+        ("", "Out of Office: Printer", "I am out of the office until Monday.",
+         "out-of-office subject (Out of Office: Printer) and body (I am out of the office)"),
+        ("X-Auto-Response-Suppress: All\n", "Automatic reply: [#1042] Printer", "Thanks for your message.",
+         "out-of-office subject (Automatic reply: [#1042] Printer) and X-Auto-Response-Suppress: All"),
+        ("X-Autoreply: yes\n", "Re: [#1042] Printer", "I'm on vacation until 10 March.",
+         "out-of-office body (I'm on vacation) and X-Autoreply: yes"),
+        ("X-Autorespond: Vacation\n", "Re: [#1042] Printer", "I am away this week.",
+         "out-of-office body (I am away) and X-Autorespond: Vacation"),
+        ("Precedence: auto_reply\n", "Re: [#1042] Printer", "This is an automatic reply.",
+         "out-of-office body (This is an automatic reply) and Precedence: auto_reply"),
+        ("X-AutoReply-From: customer@example.com\n", "AutoReply: Printer", "Hello.",
+         "out-of-office subject (AutoReply: Printer) and X-AutoReply-From: customer@example.com"),
+    ],
+)
+def test_clear_evidence_is_an_auto_reply(headers: str, subject: str, body: str, reason: str) -> None:
+    """RFC 3834 alone, or out-of-office wording confirmed by a second sign, is left out of tickets."""
+    mail = _parse(headers, subject, body)
+    assert auto_reply_reason(mail) == reason
+    assert is_vacation_reply(mail)
+
+
+def test_read_receipt_is_an_auto_reply() -> None:
+    """A disposition notification says "displayed", nothing a ticket needs."""
+    mail = _parse(content_type=RECEIPT, body=(
+        "--R\nContent-Type: text/plain\n\nYour message was displayed.\n"
+        "--R\nContent-Type: message/disposition-notification\n\nDisposition: manual-action; displayed\n--R--"
+    ))
+    assert auto_reply_reason(mail) == "read receipt (multipart/report disposition-notification)"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/report; report-type=delivery-status; boundary=R",
+        'multipart/report; report-type="feedback-report"; boundary=R',
+    ],
+)
+def test_other_reports_are_left_to_the_bounce_step(content_type: str) -> None:
+    """Delivery and feedback reports are the bounce step's, not auto-replies."""
+    assert auto_reply_reason(_parse(content_type=content_type, body="--R\n\nx\n--R--")) == ""
+
+
+# --- weak signals: automated, still a ticket -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "signal"),
+    [
         ("Auto-Submitted: auto-generated\n", "Auto-Submitted: auto-generated"),
         ("Auto-Submitted: auto-notified\n", "Auto-Submitted: auto-notified"),
-        ("Auto-Submitted: Auto-Replied (vacation)\n", "Auto-Submitted: auto-replied (vacation)"),
         ("X-Autoreply: yes\n", "X-Autoreply: yes"),
         ("X-Autorespond: Vacation\n", "X-Autorespond: Vacation"),
-        ("X-Auto-Response-Suppress: All\n", "X-Auto-Response-Suppress: All"),
         ("X-Auto-Response-Suppress: OOF, AutoReply\n", "X-Auto-Response-Suppress: OOF, AutoReply"),
+        ("X-Mail-Autoreply: yes\n", "X-Mail-Autoreply: yes"),
+        ("X-Autogenerated: Reply\n", "X-Autogenerated: Reply"),
         ("Precedence: bulk\n", "Precedence: bulk"),
         ("Precedence: JUNK\n", "Precedence: junk"),
         ("Precedence: list\n", "Precedence: list"),
         ("Precedence: auto_reply\n", "Precedence: auto_reply"),
         ("X-Precedence: bulk\n", "X-Precedence: bulk"),
-        ("List-Id: Users <u.lists.example.org>\n", "mailing list (List-Id: Users <u.lists.example.org>)"),
+        ("List-Id: Users <users.lists.example.org>\n", "List-Id: Users <users.lists.example.org>"),
     ],
 )
-def test_automatic_headers(headers: str, reason: str) -> None:
-    assert _mail(headers) == reason
+def test_one_header_only_marks_mail_automated(headers: str, signal: str) -> None:
+    """A monitoring alert or a newsletter still makes a ticket; it is only marked."""
+    mail = _parse(headers)
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == [signal]
+
+
+def test_signals_are_listed_once_each() -> None:
+    """Precedence: auto_reply is both an auto-reply header and a precedence: one entry."""
+    mail = _parse("Auto-Submitted: auto-generated\nPrecedence: auto_reply\nList-Id: <x.example.org>\n")
+    assert automated_signals(mail) == [
+        "Auto-Submitted: auto-generated", "Precedence: auto_reply", "List-Id: <x.example.org>",
+    ]
+
+
+def test_out_of_office_subject_alone_only_marks_mail_automated() -> None:
+    """The subject without a body saying so could be a person's wording: a signal, not a verdict."""
+    mail = _parse(subject="Out of Office: Printer", body="Please see the attached photo of the error.")
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == ["out-of-office subject (Out of Office: Printer)"]
+
+
+def test_google_group_mail_from_a_person_is_only_automated() -> None:
+    """A customer posting through a Google Group is a customer: the list headers only mark it."""
+    mail = _parse(
+        "List-Id: <support-users.googlegroups.com>\nPrecedence: list\n"
+        "Mailing-list: list support-users@googlegroups.com; contact support-users+owners@googlegroups.com\n",
+        subject="Printer driver crashes on start", body="Hi, since the update the driver crashes. Anna",
+    )
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == ["Precedence: list", "List-Id: <support-users.googlegroups.com>"]
+    assert not is_vacation_reply(mail)
+
+
+# --- human mail ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -45,81 +143,140 @@ def test_automatic_headers(headers: str, reason: str) -> None:
         "Auto-Submitted: No (human)\n",
         "X-Autoreply: no\n",
         "X-Autoreply: false\n",
+        "X-Auto-Response-Suppress: off\n",
         "Precedence: normal\n",
         "Precedence: first-class\n",
         "X-Mailer: Microsoft Outlook 16.0\n",
     ],
 )
-def test_human_mail_is_not_automatic(headers: str) -> None:
-    assert _mail(headers) == ""
+def test_human_mail_has_no_sign_at_all(headers: str) -> None:
+    """Negative flags and ordinary headers say nothing about automation."""
+    mail = _parse(headers)
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == []
+    assert not is_vacation_reply(mail)
+
+
+def test_person_mentioning_their_holiday_is_human() -> None:
+    """Out-of-office wording in the body alone is what people write too."""
+    mail = _parse(subject="Printer order", body="I'm out of office next week, please call Anna about the order.")
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == []
+
+
+_QUOTING = (
+    "Thanks, that fixed it.\n\nOn Mon, 3 Mar 2025 at 10:00, Anna <anna@example.com> wrote:\n"
+    "> I am out of the office until Monday, 10 March.\n> This is an automatic reply.\n"
+)
+
+
+def test_customer_quoting_an_auto_reply_is_not_one() -> None:
+    """Only the new text counts: the same header with the wording unquoted would be an auto-reply."""
+    header = "X-Auto-Response-Suppress: All\n"
+    assert auto_reply_reason(_parse(header, body=_QUOTING)) == ""
+    unquoted = _QUOTING.replace("> ", "")
+    assert auto_reply_reason(_parse(header, body=unquoted)).startswith("out-of-office body")
+
+
+# --- out-of-office subjects in many languages ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "subject",
+    ("subject", "body", "found"),
     [
-        "Out of Office: Printer",
-        "Out of office reply: Printer",
-        "Automatic reply: [#1042] Printer",
-        "AutoReply: Printer",
-        "Auto-Reply: Printer",
-        "Auto Response",
-        "AUTO: John Smith is out of the office",
-        "[Auto-Reply] Re: Printer",
-        "I am out of the office",
-        "Abwesenheitsnotiz: Drucker",
-        "Automatische Antwort: Drucker",
-        "Réponse automatique : Imprimante",
-        "Автоответ: Принтер",
-        "Автоматический ответ: Принтер",
-        "Respuesta automática: Impresora",
-        "Risposta automatica: Stampante",
-        "Resposta automática: Impressora",
-        "Automatisch antwoord: Printer",
-        "Automatiskt svar: Skrivare",
-        "Odpowiedź automatyczna: Drukarka",
-        "自动回复：打印机",
-        "自動回覆: 印表機",
-        "自動応答: プリンター",
-        "自動返信: プリンター",
+        ("Out of Office: Printer", "I am out of the office until Monday.", "I am out of the office"),
+        ("Out of office reply: Printer", "I am out of the office until Monday.", "I am out of the office"),
+        ("Automatic reply: [#1042] Printer", "I'm on annual leave until 3 March.", "I'm on annual leave"),
+        ("AutoReply: Printer", "I will be back on Monday.", "will be back on"),
+        ("Auto-Reply: Printer", "I am away until Monday.", "I am away"),
+        ("Auto Response", "I am out of the office until Monday.", "I am out of the office"),
+        ("AUTO: John Smith is out of the office", "I am out of the office until Monday.",
+         "I am out of the office"),
+        ("[Auto-Reply] Re: Printer", "I am travelling with limited access to email.", "I am travelling"),
+        ("Abwesenheitsnotiz: Drucker", "Ich bin bis zum 3. März nicht im Büro.",
+         "Ich bin bis zum 3. März nicht im Büro"),
+        ("Automatische Antwort: Drucker", "Ich bin bis Montag im Urlaub.", "Ich bin bis Montag im Urlaub"),
+        ("Réponse automatique : Imprimante", "Je suis absent du bureau jusqu'au 5 mars.", "Je suis absent"),
+        ("Автоответ: Принтер", "Я в отпуске до 10 марта.", "в отпуске до"),
+        ("Автоматический ответ: Принтер", "Я нахожусь в отпуске до 10 марта.", "нахожусь в отпуске"),
+        ("Respuesta automática: Impresora", "Estoy fuera de la oficina hasta el lunes.",
+         "Estoy fuera de la oficina"),
+        ("Risposta automatica: Stampante", "Sono fuori ufficio fino a lunedì.", "Sono fuori ufficio"),
+        ("Resposta automática: Impressora", "Estou de férias até segunda-feira.", "Estou de férias"),
+        ("Automatisch antwoord: Printer", "Ik ben afwezig tot maandag.", "Ik ben afwezig"),
+        ("Automatiskt svar: Skrivare", "This is an automatic reply.", "This is an automatic reply"),
+        ("Odpowiedź automatyczna: Drukarka", "This is an automated message.", "This is an automated message"),
+        ("自动回复：打印机", "我正在休假，3月10日回来。", "休假"),
+        ("自動回覆: 印表機", "我正在休假。", "休假"),
+        ("自動応答: プリンター", "ただいま不在にしております。", "不在にして"),
+        ("自動返信: プリンター", "3月10日まで休暇中です。", "休暇中"),
     ],
 )
-def test_out_of_office_subjects(subject: str) -> None:
-    assert _mail(subject=subject) == f"out-of-office subject: {subject}"
+def test_out_of_office_subject_needs_an_out_of_office_body(subject: str, body: str, found: str) -> None:
+    """Subject and body agree: an auto-reply. The same subject over an ordinary body is only a signal."""
+    assert auto_reply_reason(_parse(subject=subject, body=body)) == (
+        f"out-of-office subject ({subject}) and body ({found})"
+    )
+    plain = _parse(subject=subject, body="Please find the invoice attached.")
+    assert auto_reply_reason(plain) == ""
+    assert automated_signals(plain) == [f"out-of-office subject ({subject})"]
+
+
+@pytest.mark.parametrize("body", ["Ich bin bis zum 3. März im Urlaub.", "Ich bin vom 1.3. bis 10.3. im Urlaub."])
+def test_german_holiday_with_a_date_is_out_of_office_wording(body: str) -> None:
+    """German dates carry periods ("3. März", "10.3."); the usual holiday sentence has one."""
+    assert auto_reply_reason(_parse(subject="Automatische Antwort: Drucker", body=body)).startswith(
+        "out-of-office subject (Automatische Antwort: Drucker) and body"
+    )
 
 
 @pytest.mark.parametrize(
     "subject",
     [
         "Out of office reply not working in Outlook",
+        "Out of office settings",
+        "Automatic replies are not working",
         "Absence of invoice",
         "Abwesenheit melden",
         "Auto insurance question",
         "Automobile fleet",
-        "Re: Automatic reply: Printer",  # a person answering an auto-reply is a person
         "Autopilot licence",
+        "Autoresponder setup",
+        "Re: Automatic reply: Printer",  # a person answering an auto-reply is a person
+        "Re: Out of Office: Printer",
         "不在",
     ],
 )
 def test_human_subjects_that_look_similar(subject: str) -> None:
-    assert _mail(subject=subject) == ""
+    """Tickets about auto-replies, cars and absences are people's, even over an out-of-office body."""
+    mail = _parse(subject=subject, body="I am out of the office until Monday, please answer Anna.")
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == []
 
 
-def test_read_receipts_and_feedback_reports_are_automatic() -> None:
-    receipt = "multipart/report; report-type=disposition-notification; boundary=R"
-    assert _mail(content_type=receipt) == "read receipt (multipart/report disposition-notification)"
-    arf = 'multipart/report; report-type="feedback-report"; boundary=R'
-    assert _mail(content_type=arf) == "abuse feedback report (multipart/report feedback-report)"
+@pytest.mark.parametrize("subject", ["Auto-reply not working in Outlook", "Auto-renewal of my licence failed"])
+def test_auto_hyphen_words_are_not_out_of_office_subjects(subject: str) -> None:
+    """Like "Out of office reply not working", these are IT tickets, not auto-replies."""
+    mail = _parse(subject=subject, body="I am out of the office until Monday, please answer Anna.")
+    assert auto_reply_reason(mail) == ""
+    assert automated_signals(mail) == []
 
 
-def test_delivery_status_reports_are_left_to_the_bounce_step() -> None:
-    assert _mail(content_type="multipart/report; report-type=delivery-status; boundary=R") == ""
+# --- is_vacation_reply: what tells an auto-responder's empty return path from a bounce's ----------
 
 
-def test_vacation_reason_tells_responders_from_mail_systems() -> None:
-    def reason(headers: str) -> str:
-        return vacation_reason(parse_mail(f"From: a@example.com\nSubject: x\n{headers}\nbody\n".encode()))
-
-    assert reason("X-Autoreply: yes\n") == "X-Autoreply: yes"
-    assert reason("Auto-Submitted: auto-replied\n") == "Auto-Submitted: auto-replied"
-    assert reason("Auto-Submitted: auto-generated\n") == ""  # what MTAs put on bounces
-    assert reason("Precedence: bulk\n") == ""
+@pytest.mark.parametrize(
+    ("headers", "subject", "content_type", "expected"),
+    [
+        ("X-Autoreply: yes\n", "Re: Printer", "text/plain", True),
+        ("Auto-Submitted: auto-replied\n", "Re: Printer", "text/plain", True),
+        ("", "Out of Office: Printer", "text/plain", True),
+        ("", "Re: Printer", RECEIPT, True),
+        ("Auto-Submitted: auto-generated\n", "Re: Printer", "text/plain", False),  # what MTAs put on bounces
+        ("Precedence: bulk\n", "Re: Printer", "text/plain", False),
+        ("List-Id: <x.example.org>\n", "Re: Printer", "text/plain", False),
+    ],
+)
+def test_is_vacation_reply(headers: str, subject: str, content_type: str, expected: bool) -> None:
+    """Auto-responders' signs count, mail systems' do not."""
+    assert is_vacation_reply(_parse(headers, subject, content_type=content_type)) is expected

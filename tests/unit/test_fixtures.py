@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from mailhelpdesk.mail.bounce_report import bounce_details
 from mailhelpdesk.mail.parse import ParsedMail, parse_mail
 from mailhelpdesk.mail.reply_text import reply_text
-from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason
-from mailhelpdesk.pipeline.steps.bounce import bounce_reason
+from mailhelpdesk.pipeline.steps.auto_reply import auto_reply_reason, automated_signals
+from mailhelpdesk.pipeline.steps.bounce import bounce_kind, bounce_reason, bounce_signals
 
 MAIL_DIR = Path(__file__).resolve().parents[1] / "data" / "mail"
 FIXTURES = sorted(MAIL_DIR.glob("*.eml"))
@@ -26,6 +27,15 @@ def _automatic(actual: str, expected: Any) -> None:
         assert actual == "", f"expected a human message, got {actual!r}"
     else:
         assert actual == expected
+
+
+def _signals(actual: list[str], expected: Any) -> None:
+    """``false``: no weak signal; a list: each is the start of one of the signals."""
+    if expected is False:
+        assert actual == [], f"expected no automated signal, got {actual}"
+        return
+    for prefix in expected:
+        assert any(signal.startswith(prefix) for signal in actual), f"no signal starts with {prefix!r}: {actual}"
 
 
 def _attachments(mail: ParsedMail, expected: list[dict[str, Any]]) -> None:
@@ -72,6 +82,8 @@ _CHECKS: dict[str, Callable[[ParsedMail, Any], None]] = {
     "embedded_message_ids": lambda m, v: _equal(m.embedded_message_ids, v),
     "bounce": lambda m, v: _automatic(bounce_reason(m), v),
     "auto_reply": lambda m, v: _automatic(auto_reply_reason(m), v),
+    "automated": lambda m, v: _signals([*automated_signals(m), *bounce_signals(m)], v),
+    "bounce_details": lambda m, v: _equal(bounce_details(m, bounce_kind(bounce_reason(m))).as_data(), v),
     "reply_text": lambda m, v: _equal(reply_text(m.text), v),
 }
 

@@ -226,10 +226,37 @@ def test_addresses_lowercased_and_invalid_ones_dropped() -> None:
     assert mail.to == [("", "ok@example.com")]
 
 
-def test_whole_address_inside_one_encoded_word() -> None:
+def test_an_encoded_word_is_never_an_address() -> None:
+    """RFC 2047: an encoded word may only be a display name; decoding it into an address would let
+    ``=?utf-8?q?ceo=40bank.example?=`` pass for the bank's CEO."""
     encoded = base64.b64encode("Иван <ivan@example.ru>".encode()).decode()
-    mail = parse_mail(f"From: =?utf-8?B?{encoded}?=\n\nx".encode())
-    assert mail.sender == ("Иван", "ivan@example.ru")
+    assert parse_mail(f"From: =?utf-8?B?{encoded}?=\n\nx".encode()).sender is None
+    forged = parse_mail(b"From: =?utf-8?q?ceo=40bank.example?=\nReturn-Path: <x@evil.example>\n\nx")
+    assert forged.sender == ("", "x@evil.example")
+    named = parse_mail(b"From: =?utf-8?q?ceo=40bank.example?= <x@evil.example>\n\nx")
+    assert named.sender == ("ceo@bank.example", "x@evil.example")
+
+
+@pytest.mark.parametrize(("fallback", "expected"), [
+    ("Sender: Desk <desk@acme.example>\n", ("Desk", "desk@acme.example")),
+    ("Reply-To: Ann <ann@acme.example>\n", ("Ann", "ann@acme.example")),
+    ("Return-Path: <bounce@acme.example>\n", ("", "bounce@acme.example")),
+])
+def test_mail_without_a_usable_from_takes_its_sender_from_the_next_header(fallback: str,
+                                                                          expected: tuple[str, str]) -> None:
+    assert parse_mail(f"From: undisclosed\n{fallback}Subject: x\n\nx".encode()).sender == expected
+
+
+def test_a_list_that_rewrites_from_gives_the_writer_back() -> None:
+    """Google Groups and Mailman rewrite From for DMARC; the writer is named in X-Original-Sender or Reply-To."""
+    head = "From: 'Anna Petrova' via Users <users@googlegroups.com>\nList-Id: <users.googlegroups.com>\n"
+    assert parse_mail(f"{head}X-Original-Sender: anna@acme.example\n\nx".encode()).sender == (
+        "Anna Petrova", "anna@acme.example")
+    via_reply_to = parse_mail(f"{head}Reply-To: anna@acme.example\n\nx".encode())
+    assert via_reply_to.sender == ("Anna Petrova", "anna@acme.example")
+    # Without a list, "via" is only words in a name.
+    plain = parse_mail(b"From: Bob via Phone <bob@acme.example>\nReply-To: other@acme.example\n\nx")
+    assert plain.sender == ("Bob via Phone", "bob@acme.example")
 
 
 # --- bodies --------------------------------------------------------------------------------

@@ -82,9 +82,12 @@ class PersistStep:
             return await self._agent_mail(ctx, ticket)
         if ctx.is_automatic:
             kind = "bounce" if ctx.bounce else "auto_reply"
-            await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply},
+            await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply} | ctx.bounce_details,
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id, at=self._moment(ctx).now)
             return CONTINUE
+        if ctx.quiet:
+            await self.repo.event("message.automated", {"signals": ctx.automated}, ticket_id=ticket.id,
+                                  inbound_id=ctx.inbound_id, at=self._moment(ctx).now)
         if ctx.survey_score is not None:
             await self.service.rate(ticket.id, ctx.survey_score, "reply", _actor(ctx), self._moment(ctx),
                                     inbound_id=ctx.inbound_id)
@@ -122,11 +125,16 @@ class PersistStep:
                 await self.repo.learn_language(sender.contact_id, language)
         box = ctx.mailbox
         after = ctx.rules.after if ctx.rules else TicketState(line=box.line, team=box.team)
-        await self.service.ticket_opened(ticket.id, after, ctx.rules.fired if ctx.rules else (), self._moment(ctx))
+        await self.service.ticket_opened(ticket.id, after, ctx.rules.fired if ctx.rules else (), self._moment(ctx),
+                                         ctx.quiet)
 
     async def _add_message(self, ctx: MailContext, ticket: TicketRef) -> None:
         mail, thread = ctx.parsed, ctx.thread
         flags: dict[str, Any] = {"auto_reply": ctx.auto_reply, "bounce": ctx.bounce} if ctx.is_automatic else {}
+        if ctx.bounce_details:
+            flags["bounce_details"] = ctx.bounce_details
+        if ctx.quiet:
+            flags["automated"] = ctx.automated
         if ctx.agent is not None:
             flags["agent"] = {"kind": ctx.agent.kind, "reason": ctx.agent.reason}
         if mail.defects:
@@ -167,7 +175,7 @@ class PersistStep:
             return
         moment = self._moment(ctx)
         await self.service.customer_replied(ticket, ctx.stored_ticket, ctx.rules, _actor(ctx), moment,
-                                            ctx.inbound_id, self._when(ctx))
+                                            ctx.inbound_id, self._when(ctx), ctx.quiet)
         signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
         await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id,
                               at=moment.now)

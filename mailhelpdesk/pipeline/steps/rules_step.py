@@ -3,7 +3,8 @@ then ``status_changed`` if the status moved. An agent's mail on a ticket is left
 service, which runs ``agent_replied`` once the agent's commands are known.
 
 The step decides; ``persist`` writes the ticket fields, deadlines, timers and one event per
-fired rule. Automatic mail (auto-replies, bounces) and survey scores trigger no rules.
+fired rule. Automatic mail (auto-replies, bounces) and survey scores trigger no rules; mail that
+only looks automated does, but reopens nothing.
 """
 
 from collections.abc import Callable
@@ -52,7 +53,7 @@ class RulesStep:
     def _state(ctx: MailContext, stored: StoredTicket | None) -> TicketState:
         if stored is None:
             return TicketState(line=ctx.mailbox.line, team=ctx.mailbox.team)
-        if stored.state.status in REOPENED_BY_REPLY:
+        if stored.state.status in REOPENED_BY_REPLY and not ctx.quiet:  # machine-sent mail reopens nothing
             return replace(stored.state, status=TicketStatus.OPEN.value)  # the reply reopens it (persist)
         return stored.state
 

@@ -27,7 +27,7 @@ class SurveyReplyStep:
 
     async def run(self, ctx: MailContext) -> Outcome:
         ticket = ctx.thread.ticket if ctx.thread else None
-        if ctx.is_automatic or ticket is None or ticket.status != TicketStatus.CLOSED.value:
+        if ctx.is_automatic or ctx.quiet or ticket is None or ticket.status != TicketStatus.CLOSED.value:
             return CONTINUE
         score = score_in(ctx.parsed.reply_text)
         if score is not None and await self.ratings.survey_sent(ticket.id):
