@@ -21,6 +21,7 @@ Most messages are 2-20 KB; about 1.5 % carry a 150-720 KB attachment (up to ~1 M
 
 import argparse
 import html
+import itertools
 import json
 import random
 import re
@@ -86,6 +87,7 @@ class Thread:
     last_from: Person
     last_date: datetime
     remaining: int
+    key: int = 0  # which thread it is, for the truth file
 
 
 @dataclass(slots=True)
@@ -466,6 +468,8 @@ class Generator:
         self.recent: deque[Sent] = deque(maxlen=64)
         self.now = spec.start
         self.stats = CorpusStats()
+        self.truth: dict[str, int] = {}  # Message-ID -> thread key: which mail belongs together
+        self.keys = itertools.count(1)
 
     def __iter__(self) -> Iterator[bytes]:
         for _ in range(self.spec.messages):
@@ -525,7 +529,7 @@ class Generator:
         draft = Draft(sender, self._colleagues(sender), subject, self.now,
                       "" if rng.random() < 0.005 else self._message_id(sender), new_text(rng, sender, lang))
         thread = Thread(subject, lang, sender, list(draft.cc), [], draft.text, sender, self.now,
-                        rng.choices(_THREAD_LENGTHS, _THREAD_WEIGHTS)[0] - 1)
+                        rng.choices(_THREAD_LENGTHS, _THREAD_WEIGHTS)[0] - 1, next(self.keys))
         return "new", self._send(draft, thread)
 
     def _reply(self, thread: Thread) -> tuple[str, bytes]:
@@ -555,6 +559,7 @@ class Generator:
         raw = render(self.rng, draft, self.spec.support_address, self.spec.plain)
         if draft.message_id:
             thread.message_ids.append(draft.message_id)
+            self.truth[draft.message_id] = thread.key
         thread.last_text, thread.last_from, thread.last_date = draft.text, draft.sender, draft.date
         self._track(thread)
         self.recent.append(Sent(raw, thread))
@@ -581,7 +586,13 @@ def write_corpus(spec: CorpusSpec, out: Path, fmt: str = "eml") -> CorpusStats:
         _write_mbox(out, generator)
     else:
         _write_eml(out, generator, random.Random(spec.seed + 1))
+    truth_path(out).write_text(json.dumps(generator.truth))
     return generator.stats
+
+
+def truth_path(corpus: Path) -> Path:
+    """Where the corpus's truth lives: which customer mail (by Message-ID) belongs to which thread."""
+    return corpus.parent / f"{corpus.name}.threads.json"
 
 
 EML_PER_DIRECTORY = 1000  # so that listing one directory never costs memory in proportion to the corpus

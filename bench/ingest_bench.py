@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from corpus import CorpusSpec, write_corpus
+from corpus import CorpusSpec, truth_path, write_corpus
 
 TARGET_RATIO = 0.25
 GOAL_RATIO = 0.5
@@ -182,6 +182,7 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
         workers_cpu = _children_cpu() - children_started
         if profiler:
             profiler.disable()
+        threads = await threads_intact(truth_path(corpus))
     if profiler and profile:
         profiler.dump_stats(profile)
     return {"messages": count, "seconds": seconds, "cpu_seconds": cpu, "workers_cpu_seconds": workers_cpu,
@@ -190,7 +191,28 @@ async def ingest_worker(corpus: Path, database_url: str, data_dir: Path, total: 
             "startup_seconds": startup,
             "baseline_rss_kb": baseline,
             "rss_trace_kb": trace.samples, "rate_trace": trace.rates, "outcomes": dict(tally.counts),
-            "statements": statements.count if statements is not None else None, **pragmas}
+            "statements": statements.count if statements is not None else None, "threads": threads, **pragmas}
+
+
+async def threads_intact(truth_file: Path) -> tuple[int, int] | None:
+    """How many of the corpus's threads came out whole: all their mail in one ticket that holds
+    no other thread's mail (auto-replies and bounces are not threads). None without a truth file."""
+    if not truth_file.exists():
+        return None
+    from mailhelpdesk.store.sql import Sql
+
+    truth: dict[str, int] = json.loads(truth_file.read_text())
+    rows = await Sql().rows('SELECT "message_id", "ticket_id" FROM "message" WHERE "direction" = ?', "in")
+    ticket_of = {str(r[0]): int(r[1]) for r in rows}
+    tickets: dict[int, set[int]] = {}  # thread -> its tickets
+    threads_in: dict[int, set[int]] = {}  # ticket -> the threads in it
+    for message_id, thread in truth.items():
+        ticket = ticket_of.get(message_id, -1)
+        tickets.setdefault(thread, set()).add(ticket)
+        threads_in.setdefault(ticket, set()).add(thread)
+    intact = sum(1 for found in tickets.values()
+                 if len(found) == 1 and -1 not in found and len(threads_in[next(iter(found))]) == 1)
+    return intact, len(tickets)
 
 
 class _Tally:
@@ -343,15 +365,15 @@ def database_for(base_url: str | None, run_dir: Path, label: str) -> Iterator[st
         yield f"sqlite://{run_dir / 'data' / 'mailhelpdesk.sqlite3'}"
         return
     name = f"mhd_bench_{os.getpid()}_{label}"
-    asyncio.run(_pg_admin(base_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(base_url, f'CREATE DATABASE "{name}"'))
     try:
         parts = urlsplit(base_url)
         yield urlunsplit(parts._replace(path=f"/{name}"))
     finally:
-        asyncio.run(_pg_admin(base_url, f'DROP DATABASE IF EXISTS "{name}"'))
+        asyncio.run(pg_admin(base_url, f'DROP DATABASE IF EXISTS "{name}"'))
 
 
-async def _pg_admin(url: str, statement: str) -> None:
+async def pg_admin(url: str, statement: str) -> None:
     import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(url)
@@ -463,6 +485,9 @@ def _print_run(out: TextIO, run: Run) -> None:
     if detail.get("statements") is not None:
         out.write(f"  {'':<14} database statements: {detail['statements'] / run.messages:.1f} per message "
                   f"(BEGIN, SAVEPOINT and COMMIT included)\n")
+    if detail.get("threads"):
+        intact, total = detail["threads"]
+        out.write(f"  {'':<14} threads intact: {intact}/{total} ({intact / max(total, 1):.2%})\n")
     if "outcomes" in detail:
         out.write(f"  {'':<14} outcomes: {', '.join(f'{k} {v}' for k, v in sorted(detail['outcomes'].items()))}\n")
     if detail.get("rss_trace_kb"):

@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
     verdicts = [verdict(raw) for raw in raws]
     took = time.perf_counter() - started
     counts = Counter(kind for kind, _ in verdicts)
-    print(f"{len(files)} mails: " + ", ".join(f"{counts[k]} {k}" for k in ("bounce", "auto-reply", "automated", "person")))
+    kinds = ("bounce", "auto-reply", "automated", "person")
+    print(f"{len(files)} mails: " + ", ".join(f"{counts[k]} {k}" for k in kinds))
     print(f"{took / max(len(files), 1) * 1000:.2f} ms per mail (floor, parsing alone: "
           f"{floor / max(len(files), 1) * 1000:.2f} ms)")
     for path, (kind, reason) in zip(files, verdicts, strict=True):

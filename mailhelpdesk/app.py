@@ -82,7 +82,7 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         LoopStep(ours, settings.loop_token),
         AutoReplyStep(),
         BounceStep(),
-        ThreadMatchStep(repo, signer, settings.subject_match_days),
+        ThreadMatchStep(repo, signer, settings.subject_match_days, freemail),
         AgentMailStep(repo, outbox, signer, rules, ours),
         SenderStep(repo, companies),
         SurveyReplyStep(ratings),

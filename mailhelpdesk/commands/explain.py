@@ -56,6 +56,15 @@ def _fired(data: dict[str, Any]) -> str:
     return f"rule {data['rule']!r} on {data['on']} (rules file line {data['rules_line']}): {matched} → {changes}"
 
 
+def _created_links(data: dict[str, Any]) -> str:
+    links = [f"; follows closed ticket #{data['follows']}" if data.get("follows") else "",
+             f"; a forward of #{data['forwarded_from']} by someone not on it: a new request"
+             if data.get("forwarded_from") else "",
+             f"; POSSIBLE DUPLICATE of #{data['possible_duplicate_of']} ({data.get('duplicate_because', '')})"
+             if data.get("possible_duplicate_of") else ""]
+    return "".join(links)
+
+
 def _bounce_details(data: dict[str, Any]) -> str:
     parts = [f"status {data['status']}" if data.get("status") else "",
              f"for {', '.join(data['recipients'])}" if data.get("recipients") else "",
@@ -102,8 +111,10 @@ def _iso(text: str) -> str:
 
 
 _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ticket.created": lambda d: f"ticket created in mailbox {d.get('mailbox')}; company: {d.get('company')}",
-    "message.customer_reply": lambda d: f"customer reply, threaded by {d.get('signal')}: {d.get('detail', '')}",
+    "ticket.created": lambda d: f"ticket created in mailbox {d.get('mailbox')}; company: {d.get('company')}"
+                                + _created_links(d),
+    "message.customer_reply": lambda d: f"customer reply, threaded by {d.get('signal')}: {d.get('detail', '')}"
+                                        + (f" (confidence {d['confidence']})" if d.get("confidence") else ""),
     "message.agent_reply": lambda d: f"agent reply, threaded by {d.get('signal')}: {d.get('detail', '')}",
     "ticket.reopened": lambda d: f"reopened: {d.get('from')} → {d.get('to')}",
     "ticket.cc_added": lambda d: f"contacts added to cc: {d.get('contacts')}",

@@ -48,6 +48,7 @@ class ThreadSignal(StrEnum):
     """How a message was matched to its ticket, in order of trust."""
 
     REFERENCES = "references"
+    REFERENCED_BY = "referenced-by"  # a reply stored before it names it as its parent
     SIGNED_MESSAGE_ID = "signed-message-id"
     REPLY_ADDRESS = "reply-address"
     SUBJECT_TOKEN = "subject-token"

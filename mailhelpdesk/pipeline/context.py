@@ -17,6 +17,7 @@ class ThreadMatch:
     ticket: TicketRef | None
     signal: ThreadSignal
     detail: str = ""
+    confidence: str = ""  # subject-only matches: "high", or "low" (a new ticket, flagged as a possible duplicate)
 
 
 @dataclass(slots=True)
@@ -61,12 +62,15 @@ class MailContext:
     bounce_details: dict[str, Any] = field(default_factory=dict)  # its status code, failed recipients …
     automated: list[str] = field(default_factory=list)  # weak signs of machine mail: no auto-reply, no reopening
     thread: ThreadMatch | None = None
+    forwarded_from: TicketRef | None = None  # a forward of this ticket's thread by someone else: a new request
+    possible_duplicate: TicketRef | None = None  # a weak subject-only match: a new ticket that may be this one
     sender: SenderInfo | None = None
     rules: RulesResult | None = None  # what the rules decided, for ``persist`` to write
     rules_at: datetime | None = None  # the moment the rules ran for (the mail's date, never the future)
     stored_ticket: StoredTicket | None = None  # the replied-to ticket as the rules saw it
     agent: AgentMail | None = None  # mail from a declared agent (see ``AgentMailStep``)
     stored_messages: dict[str, StoredMessage] | None = None  # its own and its thread's IDs we store
+    later_reply: tuple[str, StoredMessage] | None = None  # a stored reply that names this mail as its parent
     survey_score: int | None = None  # the mail is a one-digit answer to the satisfaction survey
     ticket_number: int | None = None
     created_ticket: bool = False
@@ -102,10 +106,19 @@ class MailContext:
         return bool(self.auto_reply or self.bounce)
 
     @property
+    def looks_automated(self) -> bool:
+        """Weak signs of machine mail only: it makes or joins a ticket, quietly."""
+        return bool(self.automated) and not self.is_automatic
+
+    @property
     def quiet(self) -> str:
         """Why this mail, though it makes or joins a ticket, must cause no automatic mail nor reopen
-        a ticket ('' for a person's mail)."""
-        return "automated mail: " + "; ".join(self.automated) if self.automated and not self.is_automatic else ""
+        a ticket ('' for a person's mail that may)."""
+        if self.looks_automated:
+            return "automated mail: " + "; ".join(self.automated)
+        if self.thread is not None and self.thread.signal is ThreadSignal.REFERENCED_BY:
+            return "an earlier mail of the thread, arriving after its reply"
+        return ""
 
 
 def thread_ids(mail: ParsedMail) -> list[str]:

@@ -225,7 +225,7 @@ class Pipeline:
         automatic = "bounce" if ctx.bounce else "auto_reply" if ctx.auto_reply else ""
         if isinstance(outcome, Continue):
             return ProcessResult(ctx.inbound_id, InboundState.INGESTED, "", "", ctx.ticket_number,
-                                 ctx.created_ticket, automatic, bool(ctx.quiet))
+                                 ctx.created_ticket, automatic, ctx.looks_automated)
         return ProcessResult(ctx.inbound_id, _STATE_OF[type(outcome)], outcome.reason, step, automatic=automatic)
 
     @staticmethod
@@ -249,7 +249,7 @@ def _inbound_info(ctx: MailContext, result: ProcessResult) -> dict[str, Any]:
         flags["auto_reply"] = ctx.auto_reply
     if ctx.bounce:
         flags["bounce"] = ctx.bounce
-    if ctx.quiet:
+    if ctx.looks_automated:
         flags["automated"] = ctx.automated
     if ctx.notes:
         flags["notes"] = ctx.notes

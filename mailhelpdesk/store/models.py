@@ -171,6 +171,20 @@ class Message(Model):
         indexes = (("ticket_id",),)  # a ticket's thread: foreign keys are not indexed by themselves
 
 
+class MessageRef(Model):
+    """A Message-ID a stored message names as its parent or ancestor (In-Reply-To, References):
+    when that parent arrives after its reply (IMAP order, imports), it finds the reply's ticket."""
+
+    id = fields.BigIntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="refs", on_delete=fields.CASCADE
+    )
+    ref = fields.CharField(max_length=998, db_index=True)
+
+    class Meta:
+        table = "message_ref"
+
+
 class Attachment(Model):
     id = fields.BigIntField(primary_key=True)
     message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(

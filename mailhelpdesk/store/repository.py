@@ -85,6 +85,12 @@ class StoredMessage:
         return _stored_ticket(self.ticket_row)
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadLookup:
+    stored: dict[str, StoredMessage]  # the mail's own and its thread's Message-IDs that we store
+    later_reply: tuple[str, StoredMessage] | None = None  # a stored reply naming the mail as its parent
+
+
 def first_ticket(stored: dict[str, StoredMessage], message_ids: Sequence[str]) -> tuple[str, TicketRef] | None:
     """The ticket of the first of ``message_ids`` (in the given order) found in ``stored``."""
     found = next((m for m in message_ids if m in stored), None)
@@ -209,19 +215,21 @@ class Repository:
         )
         return (int(row[0]), str(row[1]), int(row[2])) if row else None
 
-    async def stored_messages(self, message_ids: Sequence[str]) -> dict[str, StoredMessage]:
-        """The stored messages among ``message_ids`` (at most 200), with their tickets, in one query:
-        a mail's own ID (is it a re-delivery?) and the IDs it refers to (its thread)."""
-        ids = list(dict.fromkeys(message_ids))[:200]
-        if not ids:
-            return {}
+    async def thread_lookup(self, own_id: str, thread_ids: Sequence[str]) -> ThreadLookup:
+        """In one query: the stored messages among a mail's own ID (is it a re-delivery?) and the
+        IDs it refers to (at most 200, its thread), with their tickets; and the earliest stored
+        reply that names the mail as its parent (the mail arrived after it)."""
+        ids = list(dict.fromkeys([own_id, *thread_ids]))[:200]
+        head = f'm."message_id", m."id", m."fingerprint", {_STORED_TICKET_COLUMNS} FROM "message" m' \
+               f' JOIN "ticket" t ON t."id" = m."ticket_id" {_STORED_TICKET_JOINS}'
         rows = await self._sql.rows(
-            f'SELECT m."message_id", m."id", m."fingerprint", {_STORED_TICKET_COLUMNS} FROM "message" m'
-            f' JOIN "ticket" t ON t."id" = m."ticket_id" {_STORED_TICKET_JOINS}'
-            f' WHERE m."message_id" IN ({_marks(len(ids))})',
-            *ids,
+            f'SELECT 0, {head} WHERE m."message_id" IN ({_marks(len(ids))}) UNION ALL SELECT 1, {head}'
+            ' WHERE m."id" = (SELECT MIN(r."message_id") FROM "message_ref" r WHERE r."ref" = ?)',
+            *ids, own_id,
         )
-        return {str(r[0]): _stored_message(r) for r in rows}
+        stored = {str(r[1]): _stored_message(r[1:]) for r in rows if not r[0]}
+        later = next(((str(r[1]), _stored_message(r[1:])) for r in rows if r[0]), None)
+        return ThreadLookup(stored, later)
 
     async def ticket_ref(self, *, ticket_id: int | None = None, number: int | None = None) -> TicketRef | None:
         column, value = ('"id"', ticket_id) if ticket_id is not None else ('"number"', number)
@@ -253,20 +261,19 @@ class Repository:
         )
         return {str(r[0]) for r in rows}
 
-    async def recent_ticket_by_subject(
-        self, requester_email: str, normalized_subject: str, since: datetime
-    ) -> TicketRef | None:
-        row = await self._sql.first(
-            'SELECT t."id", t."number", t."status", t."company_id" FROM "ticket" t'
+    async def tickets_by_subject(self, normalized_subject: str, since: datetime, *, requester: str = "",
+                                 company_id: int | None = None) -> list[tuple[TicketRef, datetime]]:
+        """The two most recently active tickets, not closed nor merged, of ``requester`` (or of
+        ``company_id``) with this subject since ``since``, with when each was last active."""
+        who, value = ('c."email" = ?', requester) if requester else ('t."company_id" = ?', company_id)
+        rows = await self._sql.rows(
+            'SELECT t."id", t."number", t."status", t."company_id", c."email", t."updated_at" FROM "ticket" t'
             ' JOIN "contact" c ON c."id" = t."requester_id"'
-            ' WHERE c."email" = ? AND t."normalized_subject" = ? AND t."updated_at" >= ? AND t."status" <> ?'
-            ' ORDER BY t."updated_at" DESC LIMIT 1',
-            requester_email, normalized_subject, since, TicketStatus.CLOSED.value,
+            f' WHERE {who} AND t."normalized_subject" = ? AND t."updated_at" >= ? AND t."status" <> ?'
+            ' AND t."merged_into" IS NULL ORDER BY t."updated_at" DESC, t."id" DESC LIMIT 2',
+            value, normalized_subject, since, TicketStatus.CLOSED.value,
         )
-        if row is None:
-            return None
-        tid, num, status, company_id = row
-        return TicketRef(int(tid), int(num), str(status), company_id, requester_email)
+        return [(TicketRef(int(r[0]), int(r[1]), str(r[2]), r[3], str(r[4])), from_db_datetime(r[5])) for r in rows]
 
     # --- companies and contacts ----------------------------------------------------------
 
@@ -439,6 +446,10 @@ class Repository:
             f' VALUES ({_marks(len(_ATTACHMENT_FIELDS) + 2)})',
             [(message_id, i, *(a[n] for n in _ATTACHMENT_FIELDS)) for i, a in enumerate(attachments)],
         )
+        refs = dict.fromkeys([*fields["in_reply_to"], *reversed(fields["references"])])
+        refs.pop(fields["message_id"], None)
+        await self._sql.insert_many('INSERT INTO "message_ref" ("message_id", "ref") VALUES (?, ?)',
+                                    [(message_id, ref[:998]) for ref in list(refs)[:MAX_REFS]])
         return message_id
 
     async def event(self, kind: str, data: dict[str, Any], ticket_id: int | None = None,
@@ -570,6 +581,8 @@ _TICKET_DEFAULTS: dict[str, Any] = {"assignee": "", "tags": [], "sla_policy": ""
 _STORED_FIELDS = ("id", "number", "sla_policy", "urgency", "line", "team", "assignee", "status", "tags",
                   "sla_policy_rule", "mailbox", "created_at", "updated_at", "status_since", "sla_paused_at",
                   "sla_paused_seconds", *DUE_COLUMNS.values(), "merged_into", "history_only", "company_id")
+MAX_REFS = 50  # a References header of hundreds of IDs (long threads): its newest few name the thread
+
 _MESSAGE_FIELDS = ("ticket_id", "inbound_id", "message_id", "fingerprint", "in_reply_to", "references", "direction",
                    "visibility", "from_name", "from_addr", "to", "cc", "subject", "date", "text", "reply_text", "html",
                    "html_sanitized", "flags", "thread_signal")

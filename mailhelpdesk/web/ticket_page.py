@@ -21,7 +21,7 @@ from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import Direction
 from mailhelpdesk.mail.parse import attachment_payloads
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.store.models import Attachment, Message, Outbox, Ticket
+from mailhelpdesk.store.models import Attachment, Event, Message, Outbox, Ticket
 from mailhelpdesk.store.outbox import QUEUED, SENDING, SENT
 from mailhelpdesk.store.repository import Repository
 from mailhelpdesk.web.canned import CannedReplies
@@ -79,6 +79,7 @@ class TicketPage:
             "id", "template", "audience", "recipient", "status", "reason", "attempts", "created_at", "sent_at")
         story = io.StringIO()
         await write_story(story, ticket, messages)  # the page's ticket and thread, not read again
+        created = await Event.filter(ticket_id=ticket.id, kind="ticket.created").order_by("id").first()
         language = await self.language_of(ticket.id)
         draft = await self.canned.render(canned, ticket, user_of(request), language) if canned else ""
         now, flash = self.clock(), take_flash(request)
@@ -88,7 +89,8 @@ class TicketPage:
             remote_images={m.id for m in messages if _REMOTE_IMAGE.search(m.html_sanitized)},
             rules=self.rules(), collaborators=sorted(await self.repo.collaborators(ticket.id)),
             canned=self.canned.names(),
-            draft=draft, flash=flash, customer_mails=sum(m.direction == Direction.INBOUND.value for m in messages))
+            draft=draft, flash=flash, customer_mails=sum(m.direction == Direction.INBOUND.value for m in messages),
+            links=created.data if created is not None else {})
         return _without_flash(response) if flash else response
 
 

@@ -59,10 +59,10 @@ def test_export_has_every_documented_field(helpdesk: Helpdesk, inbox: Path) -> N
     assert (second["in_reply_to"], second["references"]) == (["req@globex.test"], ["req@globex.test"])
     assert (second["subject"], second["reply_text"]) == ("Re: Server down", "Still down.")
     assert [(m["visibility"], m["flags"]) for m in messages] == [
-        ("public", {"auto_reply": False, "bounce": False}),
-        ("public", {"auto_reply": False, "bounce": False}),
-        ("internal", {"auto_reply": True, "bounce": False}),
-        ("internal", {"auto_reply": True, "bounce": True}),  # the DSN is also marked Auto-Submitted
+        ("public", {"auto_reply": False, "bounce": False, "automated": False}),
+        ("public", {"auto_reply": False, "bounce": False, "automated": False}),
+        ("internal", {"auto_reply": True, "bounce": False, "automated": False}),
+        ("internal", {"auto_reply": True, "bounce": True, "automated": False}),  # the DSN is also Auto-Submitted
     ]
     assert ooo["from"]["email"] == "max@globex.test" and dsn["from"]["email"] == "mailer-daemon@mx.acme.test"
 
@@ -78,7 +78,7 @@ def test_export_has_every_documented_field(helpdesk: Helpdesk, inbox: Path) -> N
     assert junk["reason"].startswith("not an email")
     assert (junk["size"], junk["raw_sha256"]) == (len(files["6-junk.bin"]),
                                                   hashlib.sha256(files["6-junk.bin"]).hexdigest())
-    assert (stray["state"], stray["flags"]) == ("ignored", {"auto_reply": True, "bounce": False})
+    assert (stray["state"], stray["flags"]) == ("ignored", {"auto_reply": True, "bounce": False, "automated": False})
     assert "not related to any ticket" in stray["reason"]
     assert stray["from"] == "zed@else.test" and stray["subject"] == "Automatic reply: I am away"
 

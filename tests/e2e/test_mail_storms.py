@@ -284,7 +284,7 @@ def test_two_helpdesks_mailing_each_other_exchange_one_acknowledgement_each_and_
                 assert [(r["from"], r["state"]) for r in ignored_a] == [(B, "ignored")]
                 if tokens == "distinct":
                     assert ignored_a[0]["reason"] == \
-                        "auto-reply not related to any ticket (Auto-Submitted: auto-replied)"
+                        "auto-reply not related to any ticket (Auto-Submitted: auto-replied (RFC 3834))"
                     assert ignored_a[0]["flags"]["auto_reply"] is True
                     from_a = [m for m in tickets_b[0]["messages"] if m["from"]["email"] == A]
                     assert [(m["direction"], m["visibility"], m["flags"]["auto_reply"]) for m in from_a] == [

@@ -299,3 +299,24 @@ async def test_attachments_download_as_files_never_rendered(rt: Runtime, browser
     assert download.headers["x-content-type-options"] == "nosniff"
     other = await ingest(rt, mail("Another", date=NOW))
     assert (await browser.get(link.replace(f"/tickets/{number}/", f"/tickets/{other}/"))).status_code == 404
+
+
+async def test_a_possible_duplicate_is_merged_with_one_action(rt: Runtime, browser: Browser) -> None:
+    """Two open "Problem" tickets, then "Re: Problem" without headers: a new ticket the page flags,
+    with a button that merges it into the likely one."""
+    await ingest(rt, mail("Problem", body="The scanner jams.\n", date=NOW))
+    likely = await ingest(rt, mail("Problem", body="The VPN is down.\n", date=NOW + timedelta(minutes=5)))
+    flagged = await ingest(rt, mail("Re: Problem", body="Any news?\n", date=NOW + timedelta(minutes=9)))
+    assert flagged != likely
+
+    page = (await browser.get(f"/tickets/{flagged}")).text
+    assert f'Possible duplicate of <a href="/tickets/{likely}">#{likely}</a>' in page
+    assert f'<input type="hidden" name="into" value="{likely}">' in page
+    assert (await browser.get(f"/tickets/{likely}")).text.count("Possible duplicate") == 0
+
+    merged = await act(browser, f"/tickets/{flagged}/merge", {"into": str(likely), "force": "yes"})
+
+    assert f"#{flagged} merged into #{likely}" in flash(merged)
+    assert (await Ticket.get(number=flagged)).merged_into == likely
+    after = (await browser.get(f"/tickets/{flagged}")).text
+    assert "Possible duplicate" not in after and "Merged into" in after

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mailhelpdesk.mail.reply_text import new_text, reply_text
+from mailhelpdesk.mail.reply_text import MAX_LINES, new_text, reply_text
 
 GMAIL = """It works again, thanks!
 
@@ -177,23 +177,101 @@ def test_signature_only_keeps_its_text() -> None:
     assert reply_text("-- \nJohn") == "-- \nJohn"
 
 
-def test_inline_answers_between_quotes_are_kept() -> None:
-    assert reply_text(INLINE) == "Hi,\n\n\nThe one on floor 3.\n\n\nYes, E-42.\n\nThanks"
+def test_inline_answers_keep_the_quotes_they_answer() -> None:
+    assert reply_text(INLINE) == INLINE.strip()
+    assert new_text(INLINE) == "Hi,\n\n\nThe one on floor 3.\n\n\nYes, E-42.\n\nThanks"  # never a quote to a customer
 
 
 def test_short_answers_right_under_quoted_lines_are_kept() -> None:
     text = "Hi,\n> Is it down?\nYes, since 9:40.\n> When is it back?\nBy noon.\n"
-    assert reply_text(text) == "Hi,\nYes, since 9:40.\nBy noon."
+    assert reply_text(text) == text.strip()
+    assert new_text(text) == "Hi,\nYes, since 9:40.\nBy noon."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("> question 1\nanswer 1\n> question 2\nanswer 2", "> question 1\nanswer 1\n> question 2\nanswer 2"),
+        ("> q1\na1\n> q2\na2\n\nOn Mon, 16 Mar 2026 at 10:15, Anna <a@x.example> wrote:\n> q1\n> q2\n",
+         "> q1\na1\n> q2\na2"),
+        ("> Frage 1\nAntwort 1\n> Frage 2\n", "> Frage 1\nAntwort 1"),  # the last question is unanswered
+        ("> вопрос 1\nответ 1\n\n--\nИван\n\n> Анна\n", "> вопрос 1\nответ 1"),
+        ("> q1\na1\n--\n> q2\na2\n", "> q1\na1\n--\n> q2\na2"),  # "--" with answers below is no signature
+        ("> q1\na1\n> q2\n\nEnvoyé depuis mon iPhone\n", "> q1\na1"),
+        ("> q1\nSent from my iPhone\n> q2\na2", "> q1\nSent from my iPhone\n> q2\na2"),
+        ("Thanks!\n\nOn Mon, Anna <a@x.example> wrote:\n> q\n\n-- \nIvan\n", "Thanks!"),
+        ("Thanks!\n\nOn Mon, Anna <a@x.example> wrote:\n> q\n\nSent from my iPhone\n", "Thanks!"),
+    ],
+)
+def test_everything_up_to_the_last_own_line_is_kept(text: str, expected: str) -> None:
+    assert reply_text(text) == expected
 
 
 def test_a_quoted_line_wrapped_by_a_mailer_goes_with_the_quote() -> None:
     text = "Hi,\n> The printer on floor 3 prints every page twice since the update from\nyesterday.\n> Why?\n\nFixed."
-    assert reply_text(text) == "Hi,\n\nFixed."
+    assert new_text(text) == "Hi,\n\nFixed."
+    trailing = "Fixed.\n\n> The printer on floor 3 prints every page twice since the update from\nyesterday.\n> Why?"
+    assert reply_text(trailing) == "Fixed."  # still a trailing quote
 
 
-def test_bottom_posted_answer_is_kept() -> None:
+def test_bottom_posted_answer_keeps_its_question() -> None:
     text = "On Mon, Support <s@h.example> wrote:\n> Which printer?\n\nThe one on floor 3.\n"
-    assert reply_text(text) == "The one on floor 3."
+    assert reply_text(text) == text.strip()
+    assert new_text(text) == "The one on floor 3."
+
+
+def test_past_max_lines_answers_between_quotes_are_kept() -> None:
+    text = "> q\nanswer\n" * MAX_LINES + "> last q\nlast answer\n"
+    assert reply_text(text).endswith("last answer")
+    top_posted = "Fixed.\n\n" + "> old\n" * MAX_LINES + "> older\n"
+    assert reply_text(top_posted) == "Fixed."
+
+
+QUOTE_ONLY = [
+    "On 2026-03-16 10:15 GMT+01:00, Anna <anna@x.example> wrote:\n> Is it fixed?\n",
+    "Le 16/03/2026 à 10:15, Anna a écrit :\n> Est-ce réparé ?\n",
+    "Am 16.03.2026 um 10:15 schrieb Anna:\n> Ist es repariert?\n",
+    "16.03.2026, 10:15 пользователь Анна <anna@x.ru> написал:\n> Починили?\n",
+    "\u200b\nOn Mon, 16 Mar 2026 at 10:15, Anna wrote:\n> Is it fixed?\n",
+    "-----Ursprüngliche Nachricht-----\nVon: Anna <anna@x.example>\nGesendet: Montag, 16. März 2026 10:15\n"
+    "An: Ivan\nBetreff: Drucker\n\nIst es repariert?\n",
+    "---------- Forwarded message ---------\nFrom: Anna <anna@x.example>\nDate: Mon, 16 Mar 2026\n"
+    "Subject: Printer\nTo: Ivan\n\nIs it fixed?\n",
+    "> Is it fixed?\n>\n> Anna\n\nSent from my iPhone\n",
+]
+
+
+@pytest.mark.parametrize("text", QUOTE_ONLY)
+def test_a_mail_that_is_only_a_quote_has_no_new_text(text: str) -> None:
+    assert new_text(text) == ""
+    assert reply_text(text) == text.strip()  # the contract: an all-quote mail still says something
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\n\ufeff\n \u2060 \n", "\u200c\u200d\r\n"])
+def test_invisible_characters_alone_are_no_text(text: str) -> None:
+    assert reply_text(text) == ""
+    assert new_text(text) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ok.\n\u200b\n\u200bOn Mon, 16 Mar 2026 at 10:15, Anna <a@x.example> wrote:\n\u200b\n> x", "Ok."),
+        ("Ok.\n\n\ufeff-----Original Message-----\u200b\nFrom: Anna\n", "Ok."),
+        ("Ok.\n\n\u200b________________________________\n\u2060From: Anna <a@x.example>\nSent: Monday\n"
+         "To: Ivan\nSubject: x\n", "Ok."),
+        ("Ok.\n\n-\u200b- \nAnna", "Ok."),
+        ("Ok.\n\n\u200bSent from my iPhone\u200b\n\u200b", "Ok."),
+        ("\u200b\nOk.\n\u200b\n", "Ok."),
+    ],
+)
+def test_invisible_characters_do_not_hide_a_marker(text: str, expected: str) -> None:
+    assert reply_text(text) == expected
+
+
+def test_invisible_characters_in_the_senders_text_stay() -> None:
+    text = "Family: \U0001f468\u200d\U0001f469\u200d\U0001f467, file report\u200b_2026.pdf"
+    assert reply_text(text) == text
 
 
 def test_forward_pasted_without_comment_keeps_its_body() -> None:
@@ -220,6 +298,13 @@ def test_forward_pasted_without_comment_keeps_its_body() -> None:
         "Hi,\n\nSent from my personal phone today\nbecause the office\nnetwork is\ndown.",
         "Hi,\n\nSend it like this:\n\nFrom: you@example.com\nTo: a@b.example\nSubject: order",
         "Hi,\n\nThis reached us:\n\nFrom: Ivan <i@a.example>\nDate: 03.11.2026\nSubject: Printer\n\nResend it.",
+        "Hi,\n\nSent from my iPhone\nthe upload fails, from the laptop it works.",
+        "Hi,\n\nVon meinem iPhone gesendet\nkam nur das erste Foto an.\n\nIvan",
+        "Bonjour,\n\nEnvoyé depuis mon iPhone\nle fichier est vide.",
+        "Привет,\n\nОтправлено с iPhone\nтолько первое фото.",
+        "Hi,\n\nOn 16/03/2026 at 10:15 GMT+01:00 the monitoring wrote:\n\"disk full\"\nCleaned up.",
+        "Hi,\n\nThe original message is lost.\n-----\nForwarded message: none.\n----------\nAnna",
+        "Hi,\n\nPart one.\n________________________________\nFrom the second tray only.\nIvan",
     ],
 )
 def test_human_text_that_looks_like_markers_is_kept(text: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.mail.parse import ParsedMail
+from mailhelpdesk.mail.reply_text import new_text
 from mailhelpdesk.mail.wording import OOO_BODY, OOO_SUBJECT
 from mailhelpdesk.pipeline.context import MailContext
 
@@ -31,7 +32,10 @@ def auto_reply_reason(mail: ParsedMail) -> str:
         return "Auto-Submitted: auto-replied (RFC 3834)"
     if mail.content_type == "multipart/report" and mail.report_type == "disposition-notification":
         return "read receipt (multipart/report disposition-notification)"
-    subject, body, header = _ooo_subject(mail), _ooo_body(mail), _auto_reply_header(mail)
+    subject, header = _ooo_subject(mail), _auto_reply_header(mail)
+    if not (subject or header):
+        return ""  # the body alone proves nothing: people write "I'm away next week" too
+    body = _ooo_body(mail)
     if subject and body:
         return f"out-of-office subject ({subject}) and body ({body})"
     if (subject or body) and header:
@@ -77,7 +81,7 @@ def _ooo_subject(mail: ParsedMail) -> str:
 
 
 def _ooo_body(mail: ParsedMail) -> str:
-    found = OOO_BODY.search(mail.reply_text[:_BODY_LOOKS])  # a reply quoting our acknowledgement is no OOO
+    found = OOO_BODY.search(new_text(mail.text[:_BODY_LOOKS]))  # a reply quoting our acknowledgement is no OOO
     return found.group(0)[:80] if found else ""
 
 

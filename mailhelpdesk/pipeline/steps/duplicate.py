@@ -15,8 +15,9 @@ class DuplicateStep:
 
     async def run(self, ctx: MailContext) -> Outcome:
         mail = ctx.parsed
-        # The IDs the mail refers to come along in the same query: threading needs them next.
-        ctx.stored_messages = await self.repo.stored_messages([mail.message_id, *thread_ids(mail)])
+        # The IDs the mail refers to, and a reply naming it, come along in the same query: threading needs them next.
+        lookup = await self.repo.thread_lookup(mail.message_id, thread_ids(mail))
+        ctx.stored_messages, ctx.later_reply = lookup.stored, lookup.later_reply
         existing = ctx.stored_messages.get(mail.message_id)
         if existing is None:
             return CONTINUE

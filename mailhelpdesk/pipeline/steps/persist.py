@@ -72,6 +72,11 @@ class PersistStep:
         data: dict[str, Any] = {"mailbox": box.name, "company": sender.company_reason}
         if linked_from is not None:
             data["follows"] = linked_from.number
+        if ctx.forwarded_from is not None:
+            data["forwarded_from"] = ctx.forwarded_from.number
+        if ctx.possible_duplicate is not None:  # the panel offers to merge it there
+            data["possible_duplicate_of"] = ctx.possible_duplicate.number
+            data["duplicate_because"] = next((n for n in ctx.notes if n.startswith("possible duplicate")), "")
         return await self.service.open_ticket(sender.email, fields, ctx.rules, _actor(ctx), self._moment(ctx),
                                               ctx.inbound_id, data)
 
@@ -85,7 +90,7 @@ class PersistStep:
             await self.repo.event(f"message.{kind}", {"reason": ctx.bounce or ctx.auto_reply} | ctx.bounce_details,
                                   ticket_id=ticket.id, inbound_id=ctx.inbound_id, at=self._moment(ctx).now)
             return CONTINUE
-        if ctx.quiet:
+        if ctx.looks_automated:
             await self.repo.event("message.automated", {"signals": ctx.automated}, ticket_id=ticket.id,
                                   inbound_id=ctx.inbound_id, at=self._moment(ctx).now)
         if ctx.survey_score is not None:
@@ -133,7 +138,7 @@ class PersistStep:
         flags: dict[str, Any] = {"auto_reply": ctx.auto_reply, "bounce": ctx.bounce} if ctx.is_automatic else {}
         if ctx.bounce_details:
             flags["bounce_details"] = ctx.bounce_details
-        if ctx.quiet:
+        if ctx.looks_automated:
             flags["automated"] = ctx.automated
         if ctx.agent is not None:
             flags["agent"] = {"kind": ctx.agent.kind, "reason": ctx.agent.reason}
@@ -176,7 +181,7 @@ class PersistStep:
         moment = self._moment(ctx)
         await self.service.customer_replied(ticket, ctx.stored_ticket, ctx.rules, _actor(ctx), moment,
                                             ctx.inbound_id, self._when(ctx), ctx.quiet)
-        signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
+        signal = _signal(ctx)
         await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id,
                               at=moment.now)
 
@@ -187,6 +192,15 @@ class PersistStep:
     def _moment(self, ctx: MailContext) -> Moment:
         """The mail's moment (deadlines count from it) and the pipeline's clock (events carry it)."""
         return Moment(ctx.rules_at or self._when(ctx), ctx.now or ctx.accepted_at)
+
+
+def _signal(ctx: MailContext) -> dict[str, Any]:
+    """How the mail found its ticket, for the event: the signal, its detail and a subject match's confidence."""
+    thread = ctx.thread
+    if thread is None:
+        return {}
+    return {"signal": thread.signal.value, "detail": thread.detail} | (
+        {"confidence": thread.confidence} if thread.confidence else {})
 
 
 def _direct(ctx: MailContext) -> bool:

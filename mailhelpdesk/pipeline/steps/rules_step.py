@@ -53,7 +53,7 @@ class RulesStep:
     def _state(ctx: MailContext, stored: StoredTicket | None) -> TicketState:
         if stored is None:
             return TicketState(line=ctx.mailbox.line, team=ctx.mailbox.team)
-        if stored.state.status in REOPENED_BY_REPLY and not ctx.quiet:  # machine-sent mail reopens nothing
+        if stored.state.status in REOPENED_BY_REPLY and not ctx.quiet:  # machine-sent or late mail reopens nothing
             return replace(stored.state, status=TicketStatus.OPEN.value)  # the reply reopens it (persist)
         return stored.state
 

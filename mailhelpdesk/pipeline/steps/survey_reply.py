@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from mailhelpdesk.domain.outcomes import CONTINUE, Outcome
 from mailhelpdesk.domain.types import TicketStatus
+from mailhelpdesk.mail.reply_text import new_text
 from mailhelpdesk.pipeline.context import MailContext
 from mailhelpdesk.store.ratings import RatingStore
 
@@ -27,9 +28,9 @@ class SurveyReplyStep:
 
     async def run(self, ctx: MailContext) -> Outcome:
         ticket = ctx.thread.ticket if ctx.thread else None
-        if ctx.is_automatic or ctx.quiet or ticket is None or ticket.status != TicketStatus.CLOSED.value:
+        if ctx.is_automatic or ctx.looks_automated or ticket is None or ticket.status != TicketStatus.CLOSED.value:
             return CONTINUE
-        score = score_in(ctx.parsed.reply_text)
+        score = score_in(new_text(ctx.parsed.text))  # the writer's own words: a bottom-posted digit too
         if score is not None and await self.ratings.survey_sent(ticket.id):
             ctx.survey_score = score
         return CONTINUE
