@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--mailbox", help="mailbox the messages arrived at (default: the first configured)")
 
+    fetch = sub.add_parser("fetch", help="fetch new mail from the IMAP mailboxes once and process it")
+    fetch.add_argument("--mailbox", help="only this mailbox (default: every mailbox with imap settings)")
+
     _add_ticket_commands(sub)
 
     export = sub.add_parser("export", help="write all tickets and messages as JSON Lines")
@@ -356,6 +359,12 @@ async def _ingest(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err
     return 0
 
 
+async def _fetch(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.fetch import fetch_mailboxes
+
+    return await fetch_mailboxes(runtime, args.mailbox, out)
+
+
 async def _templates_render(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.templates import render_template
 
@@ -538,6 +547,7 @@ _READS: dict[tuple[str, str | None], ReadHandler] = {
 # Commands that process or send mail, change tickets, or write other data: the whole runtime is built.
 _HANDLERS: dict[tuple[str, str | None], Handler] = {
     ("ingest", None): _ingest,
+    ("fetch", None): _fetch,
     **{("tickets", action): _ticket_action for action in ("reply", "note", "set", "merge", "split",
                                                                        "collaborators")},
     ("quarantine", "replay"): _quarantine_replay,

@@ -34,6 +34,22 @@ class RelaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ImapSettings:
+    """A mailbox that lives on an IMAP server: we fetch its new mail by UID and never depend on
+    \\Seen (a person reading the mailbox must not hide mail from us). The password comes from env or a file."""
+
+    host: str
+    username: str
+    password: str = field(default="", repr=False)
+    port: int = 993
+    security: str = "tls"  # tls (implicit, 993), starttls (upgrade, 143), none (loopback tests only)
+    folder: str = "INBOX"
+    move_to: str = ""  # a folder to move mail to once it is stored; '' leaves it where it is
+    poll_seconds: int = 60  # between fetches in serve
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class FaqLink:
     title: str
     url: str
@@ -49,6 +65,7 @@ class MailboxSettings:
     language: str = ""  # customers' language when neither contact nor company has one
     faq: tuple[FaqLink, ...] = ()  # knowledge-base links shown in acknowledgements
     relay: RelaySettings | None = None  # None: the global relay
+    imap: ImapSettings | None = None  # None: its mail arrives by SMTP (or files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +229,7 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
         raise ConfigError(f"setting {key}: expected {kind.__name__}, got {value!r}") from exc
 
 
-_MAILBOX_KEYS = ("name", "address", "team", "line", "display_name", "language", "faq", "relay")
+_MAILBOX_KEYS = ("name", "address", "team", "line", "display_name", "language", "faq", "relay", "imap")
 
 
 def _mailboxes(raw: Any, env: Mapping[str, str]) -> tuple[MailboxSettings, ...]:
@@ -231,10 +248,11 @@ def _mailbox(item: Any, env: Mapping[str, str]) -> MailboxSettings:
     name = str(item["name"])
     _no_unknown(f"mailboxes[{name}]", item, _MAILBOX_KEYS)
     relay = _relay(f"mailboxes[{name}].relay", item["relay"], env) if item.get("relay") is not None else None
+    imap = _imap(f"mailboxes[{name}].imap", item["imap"], env) if item.get("imap") is not None else None
     return MailboxSettings(name, str(item["address"]).lower(), str(item.get("team", "")),
                            _coerce(f"mailboxes[{name}].line", item.get("line", 1), int),
                            str(item.get("display_name", "")), str(item.get("language", "")).lower(),
-                           _faq(name, item.get("faq") or []), relay)
+                           _faq(name, item.get("faq") or []), relay, imap)
 
 
 def _faq(mailbox: str, raw: Any) -> tuple[FaqLink, ...]:
@@ -256,6 +274,26 @@ def _relay(where: str, raw: Any, env: Mapping[str, str]) -> RelaySettings:
     return RelaySettings(str(raw.get("host", "127.0.0.1")), _coerce(f"{where}.port", raw.get("port", 25), int),
                          security, str(raw.get("username", "")), _relay_password(where, raw, env),
                          _coerce(f"{where}.timeout", raw.get("timeout", 30), float))
+
+
+_IMAP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "folder", "move_to",
+              "poll_seconds", "timeout")
+
+
+def _imap(where: str, raw: Any, env: Mapping[str, str]) -> ImapSettings:
+    if not isinstance(raw, dict) or not raw.get("host") or not raw.get("username"):
+        raise ConfigError(f"setting {where}: expected a mapping with host and username ({', '.join(_IMAP_KEYS)})")
+    _no_unknown(where, raw, _IMAP_KEYS)
+    security = str(raw.get("security", "tls")).lower()
+    if security not in SECURITY_MODES:
+        raise ConfigError(f"setting {where}.security: expected one of {', '.join(SECURITY_MODES)}, got {security!r}")
+    port = _coerce(f"{where}.port", raw.get("port", 993 if security == "tls" else 143), int)
+    poll = _coerce(f"{where}.poll_seconds", raw.get("poll_seconds", 60), int)
+    if poll < 1:
+        raise ConfigError(f"setting {where}.poll_seconds: expected 1 or more, got {poll}")
+    return ImapSettings(str(raw["host"]), str(raw["username"]), _relay_password(where, raw, env), port, security,
+                        str(raw.get("folder", "INBOX")), str(raw.get("move_to", "")), poll,
+                        _coerce(f"{where}.timeout", raw.get("timeout", 30), float))
 
 
 def _relay_password(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> str:

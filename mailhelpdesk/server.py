@@ -1,5 +1,5 @@
-"""``mailhelpdesk serve``: SMTP receiver, pipeline worker, outbox sender, timers, rules reload and web panel
-in one process.
+"""``mailhelpdesk serve``: SMTP receiver, IMAP fetchers, pipeline worker, outbox sender, timers, rules
+reload and web panel in one process.
 
 Tortoise keeps its connection context in a ContextVar, so the database is opened in
 the main task before uvicorn starts; every task uvicorn and the SMTP server create
@@ -15,10 +15,12 @@ import uvicorn
 from mailhelpdesk.app import build_runtime, utc_now
 from mailhelpdesk.commands.companies import seed_companies
 from mailhelpdesk.config import Settings
+from mailhelpdesk.ingest.imap import ImapFetcher
 from mailhelpdesk.ingest.smtp import SmtpHandler, process_queue, start_smtp
 from mailhelpdesk.outbound.send_loop import send_forever
 from mailhelpdesk.scheduler import start_scheduler
 from mailhelpdesk.store.db import close_database, open_database
+from mailhelpdesk.store.imap_state import ImapStates
 from mailhelpdesk.web.app import create_web_app
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,15 @@ async def _serve(settings: Settings) -> None:
     sender = asyncio.create_task(send_forever(runtime.sender, wakeup, settings.outbox.interval, utc_now))
     smtp = await start_smtp(handler, settings.smtp_host, settings.smtp_port, settings.max_message_bytes)
     scheduler = start_scheduler(runtime, utc_now, wakeup.set)
+    fetchers = [asyncio.create_task(ImapFetcher(box, runtime.intake, ImapStates(), utc_now).run_forever(
+        handler.queue.put_nowait), name=f"imap:{box.name}") for box in settings.mailboxes if box.imap is not None]
 
     async def shutdown() -> None:
         scheduler.shutdown(wait=False)
         smtp.close()
         await smtp.wait_closed()
-        worker.cancel()
-        sender.cancel()
+        for task in (*fetchers, worker, sender):
+            task.cancel()
         await close_database()
 
     app = create_web_app(runtime, on_shutdown=[shutdown])

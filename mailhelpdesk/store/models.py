@@ -331,6 +331,23 @@ class ServiceFlag(Model):
         table = "service_flag"
 
 
+class ImapFolderState(Model):
+    """How far an IMAP folder has been read: the last UID stored, under its UIDVALIDITY."""
+
+    id = fields.BigIntField(primary_key=True)
+    mailbox = fields.CharField(max_length=100)
+    folder = fields.CharField(max_length=500)
+    uidvalidity = fields.BigIntField(default=0)
+    last_uid = fields.BigIntField(default=0)
+    fetched_at = fields.DatetimeField(null=True)
+    error = fields.TextField(default="")  # the last fetch's failure, '' after a good one
+    failures = fields.IntField(default=0)  # failed fetches in a row
+
+    class Meta:
+        table = "imap_folder_state"
+        unique_together = (("mailbox", "folder"),)
+
+
 # Every Inbound column but the raw bytes: for listings that must not load whole messages.
 INBOUND_SUMMARY_FIELDS = (
     "id", "mailbox", "raw_sha256", "size", "source", "state", "reason", "step", "error", "message_id",

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from integration.dovecot import running_dovecot
 
 from .sink import free_port
 
@@ -196,3 +197,30 @@ def test_the_panel_needs_a_login_set_by_the_command_line_and_names_no_server(ser
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(foreign, timeout=5)
     assert refused.value.code == 400
+
+
+def test_mail_in_an_imap_mailbox_becomes_a_ticket_while_serve_runs(tmp_path: Path) -> None:
+    """serve waits on a real Dovecot account in IDLE (poll_seconds 300): a mail delivered there is a
+    ticket within seconds, left unread for the people who read that mailbox; SIGTERM stops it all."""
+    with running_dovecot({"desk": "imap secret"}) as dovecot:
+        svc = Service(tmp_path)
+        (tmp_path / "imap.password").write_text("imap secret\n")
+        svc.config.write_text(
+            f"data_dir: {tmp_path / 'data'}\nrules_file: {tmp_path / 'rules.yaml'}\nmailboxes:\n"
+            "  - name: support\n    address: support@helpdesk.test\n    imap:\n      host: 127.0.0.1\n"
+            f"      port: {dovecot.port}\n      security: none\n      username: desk\n"
+            f"      password_file: {tmp_path / 'imap.password'}\n      poll_seconds: 300\n")
+        svc.start()
+        try:
+            dovecot.append("desk", _mail("Scanner offline", "Olga <olga@acme.test>", "support@helpdesk.test",
+                                         "imap1@acme.test").as_bytes())
+            deadline = time.monotonic() + 15
+            while "Scanner offline" not in svc.cli("tickets", "list").stdout:
+                assert time.monotonic() < deadline, "the IMAP mail did not become a ticket within 15 s"
+                time.sleep(0.3)
+        finally:
+            svc.stop()
+        assert svc.proc is not None and svc.proc.poll() is not None  # stopped, the fetcher with it
+        with dovecot.session("desk") as client:
+            client.select_folder("INBOX")
+            assert not any(b"\\Seen" in flags for flags in client.get_flags(client.search("ALL")).values())

@@ -1,0 +1,144 @@
+"""A throwaway Dovecot IMAP server on 127.0.0.1 (Debian's dovecot-imapd), for the IMAP tests.
+
+Each server has its own directory (config, users, Maildirs, logs) and port; users log in with
+PLAIN passwords from a passwd-file. If it cannot start, the test fails loudly with its log.
+"""
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+DOVECOT = "/usr/sbin/dovecot"
+_CONFIG = """protocols = imap
+listen = 127.0.0.1
+base_dir = {dir}/run
+state_dir = {dir}/state
+instance_name = dovecot-test-{port}
+log_path = {dir}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+mail_privileged_group =
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {dir}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {dir}/users
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Archive {{
+    auto = create
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 50
+}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Dovecot:
+    directory: Path
+    port: int
+    users: dict[str, str]  # user -> password
+
+    def client(self, user: str) -> IMAPClient:
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
+        client.login(user, self.users[user])
+        return client
+
+    def append(self, user: str, raw: bytes, folder: str = "INBOX", flags: tuple[bytes, ...] = ()) -> int:
+        """Deliver ``raw`` into ``folder``; its UID."""
+        with self.session(user) as client:
+            answer = client.append(folder, raw, flags=flags)
+        return int(answer.split(b"]")[0].split()[-1])
+
+    @contextmanager
+    def session(self, user: str) -> Iterator[IMAPClient]:
+        client = self.client(user)
+        try:
+            yield client
+        finally:
+            client.logout()
+
+    def maildir(self, user: str) -> Path:
+        return self.directory / "mail" / user / "Maildir"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_dovecot(users: dict[str, str]) -> Iterator[Dovecot]:
+    """A server in a directory of its own under /tmp: Dovecot's auth and mail processes run as other
+    users and must reach it (pytest's own temporary directories are private to root)."""
+    if not Path(DOVECOT).is_file():
+        raise AssertionError(f"{DOVECOT} is missing: install dovecot-imapd (scripts/test does)")
+    directory = Path(tempfile.mkdtemp(prefix="mhd-dovecot-"))
+    directory.chmod(0o755)
+    try:
+        yield from _serve(directory, users)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _serve(directory: Path, users: dict[str, str]) -> Iterator[Dovecot]:
+    nobody = pwd.getpwnam("nobody")
+    for sub in ("run", "state", "mail"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    os.chown(directory / "mail", nobody.pw_uid, nobody.pw_gid)
+    (directory / "users").write_text("".join(
+        f"{user}:{{PLAIN}}{password}:{nobody.pw_uid}:{nobody.pw_gid}::{directory}/mail/{user}\n"
+        for user, password in users.items()))
+    port = _free_port()
+    (directory / "dovecot.conf").write_text(_CONFIG.format(dir=directory, port=port))
+    # Not captured: the daemon keeps its parent's stdout/stderr open, so a pipe would never close.
+    with (directory / "start.log").open("w") as start_log:
+        started = subprocess.run([DOVECOT, "-c", str(directory / "dovecot.conf")], stdout=start_log,
+                                 stderr=subprocess.STDOUT, check=False)
+    server = Dovecot(directory, port, users)
+    try:
+        _wait_until_listening(server, started)
+        yield server
+    finally:
+        subprocess.run([DOVECOT, "-c", str(directory / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+
+
+def _wait_until_listening(server: Dovecot, started: subprocess.CompletedProcess[bytes]) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    logs = [p.read_text() for p in (server.directory / "start.log", server.directory / "dovecot.log") if p.exists()]
+    raise AssertionError(f"Dovecot did not start (exit {started.returncode}):\n" + "\n".join(logs))
