@@ -65,15 +65,9 @@ def _timezone(value: str) -> str:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mailhelpdesk", description="An email-native helpdesk.")
-    parser.add_argument("--config", type=Path, help="YAML settings file (or MAILHELPDESK_CONFIG)")
-    parser.add_argument("--database-url", help="sqlite://PATH or postgres://... (or MAILHELPDESK_DATABASE_URL)")
-    parser.add_argument("--data-dir", type=Path, help="directory for the SQLite file and secret key")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every decision")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    serve = sub.add_parser("serve", help="run the SMTP receiver and the web panel")
+def _add_intake_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    """``serve``, ``ingest``, ``fetch`` and ``config``: how mail comes in, and the settings for it."""
+    serve = sub.add_parser("serve", help="run the SMTP receiver, the IMAP fetchers and the web panel")
     serve.add_argument("--smtp-port", type=_positive_int)
     serve.add_argument("--web-port", type=_positive_int)
 
@@ -84,6 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="fetch new mail from the IMAP mailboxes once and process it")
     fetch.add_argument("--mailbox", help="only this mailbox (default: every mailbox with imap settings)")
 
+    config = sub.add_parser("config", help="check the settings file, or show the settings in force")
+    csub = config.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    ccheck = csub.add_parser("check", help="load the settings; each problem as file:line: message")
+    ccheck.add_argument("file", nargs="?", type=Path, help="settings file (default: the one serve would read)")
+    cshow = csub.add_parser("show", help="every setting in force and where it came from (secrets not shown)")
+    cshow.add_argument("file", nargs="?", type=Path, help="settings file (default: the one serve would read)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mailhelpdesk", description="An email-native helpdesk.")
+    parser.add_argument("--config", type=Path, help="YAML settings file (or MAILHELPDESK_CONFIG)")
+    parser.add_argument("--database-url", help="sqlite://PATH or postgres://... (or MAILHELPDESK_DATABASE_URL)")
+    parser.add_argument("--data-dir", type=Path, help="directory for the SQLite file and secret key")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every decision")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _add_intake_commands(sub)
     _add_ticket_commands(sub)
 
     export = sub.add_parser("export", help="write all tickets and messages as JSON Lines")
@@ -240,6 +251,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "config":  # before the settings load: telling what is wrong with them is its job
+            from mailhelpdesk.commands.config import check_config, show_config
+
+            command = check_config if args.action == "check" else show_config
+            return command(args.file or args.config, os.environ, out)
         settings = load_settings(args.config, {
             "database_url": args.database_url, "data_dir": args.data_dir,
             "smtp_port": getattr(args, "smtp_port", None), "web_port": getattr(args, "web_port", None),

@@ -1,7 +1,8 @@
 """One typed settings object, built once at start-up from a YAML file and the environment.
 
 Precedence (highest first): command-line flags, environment (``MAILHELPDESK_*``), the
-config file (``--config`` / ``MAILHELPDESK_CONFIG``), defaults. Nothing here runs at import.
+config file (``--config``, ``MAILHELPDESK_CONFIG``, ``./mailhelpdesk.yaml`` or
+``/etc/mailhelpdesk/mailhelpdesk.yaml``), defaults. Nothing here runs at import.
 """
 
 import os
@@ -138,7 +139,7 @@ class Settings:
         return frozenset([*(b.address.lower() for b in self.mailboxes), *(a.lower() for a in self.own_addresses)])
 
 
-_ENV_KEYS = {
+ENV_KEYS = {
     "MAILHELPDESK_DATABASE_URL": "database_url",
     "MAILHELPDESK_DATA_DIR": "data_dir",
     "MAILHELPDESK_RULES_FILE": "rules_file",
@@ -154,13 +155,27 @@ def load_settings(
 ) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    path = config_file or (Path(env["MAILHELPDESK_CONFIG"]) if env.get("MAILHELPDESK_CONFIG") else None)
+    path = config_path(config_file, env)
     if path is not None:
         values.update(_read_config_file(path))
-    values.update({key: env[name] for name, key in _ENV_KEYS.items() if env.get(name)})
+    values.update({key: env[name] for name, key in ENV_KEYS.items() if env.get(name)})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     settings = _build(values, env)
     return _with_defaults(settings, env)
+
+
+# Where a config file is looked for when none is named: the working directory, then the system's.
+CONFIG_LOCATIONS = (Path("mailhelpdesk.yaml"), Path("/etc/mailhelpdesk/mailhelpdesk.yaml"))
+
+
+def config_path(named: Path | None, env: Mapping[str, str]) -> Path | None:
+    """The config file: ``--config``, else ``MAILHELPDESK_CONFIG``, else the first of
+    ``CONFIG_LOCATIONS`` that exists; None to run on defaults and the environment."""
+    if named is not None:
+        return named
+    if env.get("MAILHELPDESK_CONFIG"):
+        return Path(env["MAILHELPDESK_CONFIG"])
+    return next((candidate for candidate in CONFIG_LOCATIONS if candidate.is_file()), None)
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
