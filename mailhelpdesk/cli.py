@@ -78,6 +78,8 @@ def _add_intake_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     fetch = sub.add_parser("fetch", help="fetch new mail from the IMAP mailboxes once and process it")
     fetch.add_argument("--mailbox", help="only this mailbox (default: every mailbox with imap settings)")
 
+    sub.add_parser("status", help="backlog, outbox, breaker, each mailbox's last fetch; exit 1 if one needs an admin")
+
     config = sub.add_parser("config", help="check the settings file, or show the settings in force")
     csub = config.add_subparsers(dest="action", required=True, parser_class=_Parser)
     ccheck = csub.add_parser("check", help="load the settings; each problem as file:line: message")
@@ -375,6 +377,13 @@ async def _ingest(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err
     return 0
 
 
+async def _status(reads: "Reads", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mailhelpdesk.commands.status import write_status
+    from mailhelpdesk.store.service_status import read_status
+
+    return write_status(await read_status(reads.outbox), reads.settings, out)
+
+
 async def _fetch(runtime: "Runtime", args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mailhelpdesk.commands.fetch import fetch_mailboxes
 
@@ -558,6 +567,7 @@ _READS: dict[tuple[str, str | None], ReadHandler] = {
     ("outbox", "list"): _outbox_read,
     ("outbox", "show"): _outbox_read,
     ("migrate", None): _migrate,
+    ("status", None): _status,
 }
 
 # Commands that process or send mail, change tickets, or write other data: the whole runtime is built.

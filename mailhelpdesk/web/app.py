@@ -27,7 +27,9 @@ from mailhelpdesk.config import Settings
 from mailhelpdesk.domain.types import InboundState
 from mailhelpdesk.store.accounts import AccountStore
 from mailhelpdesk.store.models import Inbound
+from mailhelpdesk.store.outbox import OutboxStore
 from mailhelpdesk.store.queues import Queues
+from mailhelpdesk.store.service_status import read_status
 from mailhelpdesk.web.admin import Admin
 from mailhelpdesk.web.api import Api, openapi_config
 from mailhelpdesk.web.auth import API_PREFIX, AgentAuthMiddleware, LoginLimiter
@@ -62,6 +64,23 @@ async def health() -> dict[str, Any]:
     return {"status": "ok", "pending": pending}
 
 
+@get("/healthz", exclude_from_auth=True)
+async def alive() -> dict[str, str]:
+    """Liveness: the process answers (nothing else is checked: a restart would not help)."""
+    return {"status": "alive"}
+
+
+@get("/healthz/ready", exclude_from_auth=True)
+async def ready() -> Response[dict[str, Any]]:
+    """Readiness: the database answers; the backlog, the breaker and each IMAP folder come along."""
+    try:
+        found = await read_status(OutboxStore())
+    except Exception as exc:  # noqa: BLE001 - a database that is down or unreachable: not ready, and why
+        return Response({"status": "not ready", "error": type(exc).__name__}, status_code=503)
+    return Response({"status": "ready", "pending": found.inbound["accepted"], "breaker": found.breaker,
+                     "imap": {f"{f.mailbox}/{f.folder}": f.error or "ok" for f in found.folders}})
+
+
 def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None,
                    on_shutdown: list[Any] | None = None) -> SecureApp:
     """The panel for ``runtime``'s database and rules, behind the Host check and security headers."""
@@ -81,7 +100,7 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
         TicketActions(runtime.service, now), Cards(runtime, now), Search(runtime, now), Admin(runtime, now),
         StatusPage(runtime, now), Api(runtime.service, now)]
     app = Litestar(
-        route_handlers=[health, api_me, static,
+        route_handlers=[health, alive, ready, api_me, static,
                         *(handler for section in sections for handler in section.handlers())],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[DefineMiddleware(AgentAuthMiddleware, accounts=accounts, rules=runtime.rules, clock=now)],

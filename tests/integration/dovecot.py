@@ -89,6 +89,24 @@ class Dovecot:
     def maildir(self, user: str) -> Path:
         return self.directory / "mail" / user / "Maildir"
 
+    def start(self) -> None:
+        # Not captured: the daemon keeps its parent's stdout/stderr open, so a pipe would never close.
+        with (self.directory / "start.log").open("w") as start_log:
+            started = subprocess.run([DOVECOT, "-c", str(self.directory / "dovecot.conf")], stdout=start_log,
+                                     stderr=subprocess.STDOUT, check=False)
+        _wait_until_listening(self, started)
+
+    def stop(self) -> None:
+        """Stop the server (connections drop); ``start`` brings it back on the same port and mail."""
+        subprocess.run([DOVECOT, "-c", str(self.directory / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            except OSError:
+                return
+            time.sleep(0.05)
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -120,17 +138,12 @@ def _serve(directory: Path, users: dict[str, str]) -> Iterator[Dovecot]:
         for user, password in users.items()))
     port = _free_port()
     (directory / "dovecot.conf").write_text(_CONFIG.format(dir=directory, port=port))
-    # Not captured: the daemon keeps its parent's stdout/stderr open, so a pipe would never close.
-    with (directory / "start.log").open("w") as start_log:
-        started = subprocess.run([DOVECOT, "-c", str(directory / "dovecot.conf")], stdout=start_log,
-                                 stderr=subprocess.STDOUT, check=False)
     server = Dovecot(directory, port, users)
+    server.start()
     try:
-        _wait_until_listening(server, started)
         yield server
     finally:
-        subprocess.run([DOVECOT, "-c", str(directory / "dovecot.conf"), "stop"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        server.stop()
 
 
 def _wait_until_listening(server: Dovecot, started: subprocess.CompletedProcess[bytes]) -> None:

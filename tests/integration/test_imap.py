@@ -206,3 +206,31 @@ async def _until(check: Callable[[], Any], seconds: float = 10) -> None:
     while not await check():
         assert time.monotonic() < deadline, "not within the time"
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def own_dovecot() -> Iterator[Dovecot]:
+    """A server of this test's own: it is stopped and started again."""
+    with running_dovecot({"desk": "secret"}) as server:
+        yield server
+
+
+async def test_the_fetcher_comes_back_after_the_server_restarts(own_dovecot: Dovecot, desk: Desk) -> None:
+    own_dovecot.append("desk", customer_mail(1))
+    async with desk(imap_box(own_dovecot, "support", "desk", poll_seconds=300)) as runtime:
+        accepted: list[int] = []
+        fetcher = ImapFetcher(runtime.settings.mailboxes[0], runtime.intake, ImapStates(), utc_now)
+        task = asyncio.create_task(fetcher.run_forever(accepted.append))
+        try:
+            await _until(lambda: _true(len(accepted) == 1), seconds=20)
+            await asyncio.to_thread(own_dovecot.stop)
+            await _until(lambda: ImapFolderState.filter(mailbox="support", failures__gte=1).exists(), seconds=20)
+            await asyncio.to_thread(own_dovecot.start)
+            await asyncio.to_thread(own_dovecot.append, "desk", customer_mail(2))
+            await _until(lambda: _true(len(accepted) == 2), seconds=30)  # the first retry is 5 s after the failure
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        state = await ImapFolderState.get(mailbox="support")
+        assert (state.failures, state.error, state.last_uid) == (0, "", 2)
