@@ -254,10 +254,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "config":  # before the settings load: telling what is wrong with them is its job
-            from mailhelpdesk.commands.config import check_config, show_config
-
-            command = check_config if args.action == "check" else show_config
-            return command(args.file or args.config, os.environ, out)
+            return _config_command(args, out)
         settings = load_settings(args.config, {
             "database_url": args.database_url, "data_dir": args.data_dir,
             "smtp_port": getattr(args, "smtp_port", None), "web_port": getattr(args, "web_port", None),
@@ -287,6 +284,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except BrokenPipeError:  # the reader went away (`... | head`): not an error of ours
         _silence_stdout()
         return 0
+
+
+def _config_command(args: argparse.Namespace, out: TextIO) -> int:
+    from mailhelpdesk.commands.config import check_config, show_config
+
+    command = check_config if args.action == "check" else show_config
+    return command(args.file or args.config, os.environ, out)
 
 
 def _silence_stdout() -> None:

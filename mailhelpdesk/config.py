@@ -48,6 +48,7 @@ class ImapSettings:
     move_to: str = ""  # a folder to move mail to once it is stored; '' leaves it where it is
     poll_seconds: int = 60  # between fetches in serve
     timeout: float = 30.0
+    ca_file: str = ""  # a CA bundle to trust instead of the system's (a private CA, a self-signed server)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +293,7 @@ def _relay(where: str, raw: Any, env: Mapping[str, str]) -> RelaySettings:
 
 
 _IMAP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "folder", "move_to",
-              "poll_seconds", "timeout")
+              "poll_seconds", "timeout", "ca_file")
 
 
 def _imap(where: str, raw: Any, env: Mapping[str, str]) -> ImapSettings:
@@ -304,11 +305,13 @@ def _imap(where: str, raw: Any, env: Mapping[str, str]) -> ImapSettings:
         raise ConfigError(f"setting {where}.security: expected one of {', '.join(SECURITY_MODES)}, got {security!r}")
     port = _coerce(f"{where}.port", raw.get("port", 993 if security == "tls" else 143), int)
     poll = _coerce(f"{where}.poll_seconds", raw.get("poll_seconds", 60), int)
+    if raw.get("ca_file") and not Path(str(raw["ca_file"])).is_file():
+        raise ConfigError(f"setting {where}.ca_file: no such file {raw['ca_file']}")
     if poll < 1:
         raise ConfigError(f"setting {where}.poll_seconds: expected 1 or more, got {poll}")
     return ImapSettings(str(raw["host"]), str(raw["username"]), _relay_password(where, raw, env), port, security,
                         str(raw.get("folder", "INBOX")), str(raw.get("move_to", "")), poll,
-                        _coerce(f"{where}.timeout", raw.get("timeout", 30), float))
+                        _coerce(f"{where}.timeout", raw.get("timeout", 30), float), str(raw.get("ca_file", "")))
 
 
 def _relay_password(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> str:

@@ -56,8 +56,8 @@ class FetchReport:
 
 
 def connect(settings: ImapSettings) -> IMAPClient:
-    """A logged-in client; TLS is verified against the system's CAs."""
-    context = ssl.create_default_context()
+    """A logged-in client; TLS is verified against the system's CAs, or ``ca_file``'s."""
+    context = ssl.create_default_context(cafile=settings.ca_file or None)
     client = IMAPClient(settings.host, port=settings.port, ssl=settings.security == "tls",
                         ssl_context=context if settings.security == "tls" else None, timeout=settings.timeout)
     try:

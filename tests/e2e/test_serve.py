@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -224,3 +225,19 @@ def test_mail_in_an_imap_mailbox_becomes_a_ticket_while_serve_runs(tmp_path: Pat
         with dovecot.session("desk") as client:
             client.select_folder("INBOX")
             assert not any(b"\\Seen" in flags for flags in client.get_flags(client.search("ALL")).values())
+
+
+@pytest.mark.parametrize("taken", ["smtp", "web"])
+def test_a_port_in_use_stops_serve_with_one_line(tmp_path: Path, taken: str) -> None:
+    svc = Service(tmp_path)
+    port = svc.smtp_port if taken == "smtp" else svc.web_port
+    with socket.create_server(("127.0.0.1", port)):
+        result = subprocess.run(
+            [sys.executable, "-m", "mailhelpdesk", "--config", str(svc.config), "serve",
+             "--smtp-port", str(svc.smtp_port), "--web-port", str(svc.web_port)],
+            cwd=tmp_path, env={**os.environ, "MAILHELPDESK_SECRET_KEY": SECRET}, capture_output=True, text=True,
+            timeout=60, check=False)
+    what = "SMTP" if taken == "smtp" else "web panel"
+    assert result.returncode == 1
+    assert result.stderr == f"mailhelpdesk: error: cannot listen for the {what} on 127.0.0.1:{port}: " \
+                            "Address already in use\n"

@@ -25,7 +25,7 @@ base_dir = {dir}/run
 state_dir = {dir}/state
 instance_name = dovecot-test-{port}
 log_path = {dir}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -52,7 +52,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 protocol imap {{
@@ -64,8 +65,10 @@ protocol imap {{
 @dataclass(frozen=True, slots=True)
 class Dovecot:
     directory: Path
-    port: int
+    port: int  # IMAP (STARTTLS offered when the server has TLS)
     users: dict[str, str]  # user -> password
+    tls_port: int = 0  # implicit TLS (imaps); 0: no TLS
+    ca_file: Path | None = None  # the self-signed certificate clients must trust
 
     def client(self, user: str) -> IMAPClient:
         client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
@@ -115,7 +118,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_dovecot(users: dict[str, str]) -> Iterator[Dovecot]:
+def running_dovecot(users: dict[str, str], tls: bool = False) -> Iterator[Dovecot]:
     """A server in a directory of its own under /tmp: Dovecot's auth and mail processes run as other
     users and must reach it (pytest's own temporary directories are private to root)."""
     if not Path(DOVECOT).is_file():
@@ -123,12 +126,12 @@ def running_dovecot(users: dict[str, str]) -> Iterator[Dovecot]:
     directory = Path(tempfile.mkdtemp(prefix="mhd-dovecot-"))
     directory.chmod(0o755)
     try:
-        yield from _serve(directory, users)
+        yield from _serve(directory, users, tls)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _serve(directory: Path, users: dict[str, str]) -> Iterator[Dovecot]:
+def _serve(directory: Path, users: dict[str, str], tls: bool) -> Iterator[Dovecot]:
     nobody = pwd.getpwnam("nobody")
     for sub in ("run", "state", "mail"):
         (directory / sub).mkdir(parents=True, exist_ok=True)
@@ -136,14 +139,24 @@ def _serve(directory: Path, users: dict[str, str]) -> Iterator[Dovecot]:
     (directory / "users").write_text("".join(
         f"{user}:{{PLAIN}}{password}:{nobody.pw_uid}:{nobody.pw_gid}::{directory}/mail/{user}\n"
         for user, password in users.items()))
-    port = _free_port()
-    (directory / "dovecot.conf").write_text(_CONFIG.format(dir=directory, port=port))
-    server = Dovecot(directory, port, users)
+    port, tls_port = _free_port(), _free_port() if tls else 0
+    ssl = _certificate(directory) if tls else "ssl = no"
+    (directory / "dovecot.conf").write_text(_CONFIG.format(dir=directory, port=port, tls_port=tls_port, ssl=ssl))
+    server = Dovecot(directory, port, users, tls_port, directory / "cert.pem" if tls else None)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def _certificate(directory: Path) -> str:
+    """A self-signed certificate for 127.0.0.1 and localhost; Dovecot's ssl settings for it."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(directory / "key.pem"),
+                    "-out", str(directory / "cert.pem")], capture_output=True, check=True)
+    (directory / "key.pem").chmod(0o644)  # read by Dovecot's own processes
+    return f"ssl = yes\nssl_cert = <{directory}/cert.pem\nssl_key = <{directory}/key.pem"
 
 
 def _wait_until_listening(server: Dovecot, started: subprocess.CompletedProcess[bytes]) -> None:

@@ -234,3 +234,28 @@ async def test_the_fetcher_comes_back_after_the_server_restarts(own_dovecot: Dov
                 await task
         state = await ImapFolderState.get(mailbox="support")
         assert (state.failures, state.error, state.last_uid) == (0, "", 2)
+
+
+@pytest.fixture(scope="module")
+def tls_dovecot() -> Iterator[Dovecot]:
+    accounts = {f"{engine}-{security}": "secret" for engine in ("sqlite", "postgres")
+                for security in ("tls", "starttls")}
+    with running_dovecot(accounts, tls=True) as server:
+        yield server
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_tls_and_starttls_check_the_servers_certificate(tls_dovecot: Dovecot, desk: Desk, security: str,
+                                                              database_url: str) -> None:
+    user = f"{'sqlite' if 'sqlite' in database_url else 'postgres'}-{security}"  # the server is shared
+    tls_dovecot.append(user, customer_mail(len(security)))
+    port = tls_dovecot.tls_port if security == "tls" else tls_dovecot.port
+    trusted = imap_box(tls_dovecot, "support", user, security=security, port=port, ca_file=str(tls_dovecot.ca_file))
+    untrusted = imap_box(tls_dovecot, "billing", user, security=security, port=port)
+
+    async with desk(untrusted, trusted) as runtime:
+        code, lines = await fetch(runtime)
+
+    assert code == 1
+    assert lines[0].startswith("billing (INBOX): FAILED: cannot connect or log in: SSLCertVerificationError")
+    assert lines[1].startswith("support (INBOX): 1 new of 1 fetched")

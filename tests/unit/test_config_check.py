@@ -60,6 +60,7 @@ def test_a_good_file_is_summarised(tmp_path: Path, monkeypatch: pytest.MonkeyPat
      "environment variable NOT_SET_ANYWHERE is not set"),
     (GOOD.replace("    imap:\n", "    imap:\n      folders: [a]\n"), 7, "unknown key(s) folders"),
     (GOOD + "smtp_prot: 25\n", None, "unknown"),
+    (GOOD + "      ca_file: /nonexistent/ca.pem\n", 12, "ca_file: no such file /nonexistent/ca.pem"),
     (GOOD.replace("  - name: support\n", "  - name: support\n   bad: [\n"), 4, ""),
 ])
 def test_each_problem_names_its_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str,
