@@ -13,15 +13,19 @@ async def explain_ticket(out: TextIO, number: int) -> bool:
     ticket = await Ticket.get_or_none(number=number).prefetch_related("requester", "company")
     if ticket is None:
         return False
-    await write_story(out, ticket, await Message.filter(ticket_id=ticket.id))
+    write_story(out, ticket, await Message.filter(ticket_id=ticket.id), await ticket_events(ticket.id))
     return True
 
 
-async def write_story(out: TextIO, ticket: Ticket, thread: Sequence[Message]) -> None:
-    """The story of ``ticket`` (its requester and company fetched) and its ``thread``, as loaded."""
+async def ticket_events(ticket_id: int) -> list[Event]:
+    return await Event.filter(ticket_id=ticket_id).order_by("id")
+
+
+def write_story(out: TextIO, ticket: Ticket, thread: Sequence[Message], events: Sequence[Event]) -> None:
+    """The story of ``ticket`` (its requester and company fetched), its ``thread`` and ``events``, as loaded."""
     out.write("\n".join(_header(ticket)) + "\n\n")
     messages = {m.inbound_id: m for m in thread}  # type: ignore[attr-defined]
-    for event in await Event.filter(ticket_id=ticket.id).order_by("id"):
+    for event in events:
         out.write("\n".join(_event_lines(event, messages)) + "\n")
     out.write("\ndeadlines now: " + (", ".join(_deadlines(ticket)) or "none") + "\n")
 

@@ -1,7 +1,9 @@
 """How far each IMAP folder has been read, and how its last fetch went."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from mailhelpdesk.store.sql import Sql, from_db_datetime
 
@@ -27,13 +29,9 @@ class ImapStates:
         self._sql = Sql()
 
     async def get(self, mailbox: str, folder: str) -> FolderState | None:
-        row = await self._sql.first(
-            'SELECT "uidvalidity", "last_uid", "fetched_at", "error", "failures" FROM "imap_folder_state"'
-            ' WHERE "mailbox" = ? AND "folder" = ?', mailbox, folder)
-        if row is None:
-            return None
-        fetched = from_db_datetime(row[2]) if row[2] is not None else None
-        return FolderState(mailbox, folder, int(row[0]), int(row[1]), fetched, str(row[3]), int(row[4]))
+        row = await self._sql.first(f'SELECT {_COLUMNS} FROM "imap_folder_state" WHERE "mailbox" = ? AND "folder" = ?',
+                                    mailbox, folder)
+        return _state(row) if row is not None else None
 
     async def advance(self, mailbox: str, folder: str, uidvalidity: int, last_uid: int, at: datetime) -> None:
         """Mail up to ``last_uid`` is stored (committed before this is called)."""
@@ -50,9 +48,13 @@ class ImapStates:
         return state.failures if state is not None else 1
 
     async def all(self) -> list[FolderState]:
-        rows = await self._sql.rows(
-            'SELECT "mailbox", "folder", "uidvalidity", "last_uid", "fetched_at", "error", "failures"'
-            ' FROM "imap_folder_state" ORDER BY "mailbox", "folder"')
-        return [FolderState(str(r[0]), str(r[1]), int(r[2]), int(r[3]),
-                            from_db_datetime(r[4]) if r[4] is not None else None, str(r[5]), int(r[6]))
-                for r in rows]
+        rows = await self._sql.rows(f'SELECT {_COLUMNS} FROM "imap_folder_state" ORDER BY "mailbox", "folder"')
+        return [_state(r) for r in rows]
+
+
+_COLUMNS = '"mailbox", "folder", "uidvalidity", "last_uid", "fetched_at", "error", "failures"'
+
+
+def _state(row: Sequence[Any]) -> FolderState:
+    fetched = from_db_datetime(row[4]) if row[4] is not None else None
+    return FolderState(str(row[0]), str(row[1]), int(row[2]), int(row[3]), fetched, str(row[5]), int(row[6]))

@@ -16,12 +16,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from litestar.types import AnyCallable
 
-from mailhelpdesk.commands.explain import write_story
+from mailhelpdesk.commands.explain import ticket_events, write_story
 from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.types import Direction
 from mailhelpdesk.mail.parse import attachment_payloads
 from mailhelpdesk.rules.ruleset import RuleSet
-from mailhelpdesk.store.models import Attachment, Event, Message, Outbox, Ticket
+from mailhelpdesk.store.models import Attachment, Message, Outbox, Ticket
 from mailhelpdesk.store.outbox import QUEUED, SENDING, SENT
 from mailhelpdesk.store.repository import Repository
 from mailhelpdesk.web.canned import CannedReplies
@@ -78,8 +78,9 @@ class TicketPage:
         outbox = await Outbox.filter(ticket_id=ticket.id).order_by("id").only(
             "id", "template", "audience", "recipient", "status", "reason", "attempts", "created_at", "sent_at")
         story = io.StringIO()
-        await write_story(story, ticket, messages)  # the page's ticket and thread, not read again
-        created = await Event.filter(ticket_id=ticket.id, kind="ticket.created").order_by("id").first()
+        events = await ticket_events(ticket.id)  # read once: the story, and the links of its creation
+        write_story(story, ticket, messages, events)  # the page's ticket and thread, not read again
+        created = next((e for e in events if e.kind == "ticket.created"), None)
         language = await self.language_of(ticket.id)
         draft = await self.canned.render(canned, ticket, user_of(request), language) if canned else ""
         now, flash = self.clock(), take_flash(request)

@@ -28,7 +28,7 @@ _BODY_LOOKS = 3_000  # auto-responders say it in the first lines
 
 def auto_reply_reason(mail: ParsedMail) -> str:
     """Why ``mail`` is clearly an automatic reply, or '' if it is not."""
-    if _first_token(mail.header("Auto-Submitted")) == "auto-replied":
+    if first_token(mail.header("Auto-Submitted")) == "auto-replied":
         return "Auto-Submitted: auto-replied (RFC 3834)"
     if mail.content_type == "multipart/report" and mail.report_type == "disposition-notification":
         return "read receipt (multipart/report disposition-notification)"
@@ -47,12 +47,12 @@ def automated_signals(mail: ParsedMail) -> list[str]:
     """Weak signs of machine-sent mail: each alone is no reason to leave a mail out."""
     signals = []
     auto_submitted = mail.header("Auto-Submitted").strip()
-    if auto_submitted and _first_token(auto_submitted) != "no":
+    if auto_submitted and first_token(auto_submitted) != "no":
         signals.append(f"Auto-Submitted: {auto_submitted.lower()[:60]}")
     if header := _auto_reply_header(mail):
         signals.append(header)
     for name in ("Precedence", "X-Precedence"):
-        if (value := _first_token(mail.header(name))) in _PRECEDENCE or value == "auto_reply":
+        if (value := first_token(mail.header(name))) in _PRECEDENCE or value == "auto_reply":
             signals.append(f"{name}: {value}")
     if list_id := mail.header("List-Id").strip():
         signals.append(f"List-Id: {list_id[:120]}")
@@ -70,9 +70,9 @@ def is_vacation_reply(mail: ParsedMail) -> bool:
 def _auto_reply_header(mail: ParsedMail) -> str:
     for name in _AUTO_REPLY_HEADERS:
         value = mail.header(name).strip()
-        if value and _first_token(value) not in _NEGATIVE:
+        if value and first_token(value) not in _NEGATIVE:
             return f"{name}: {value[:60]}"
-    precedence = _first_token(mail.header("Precedence"))
+    precedence = first_token(mail.header("Precedence"))
     return "Precedence: auto_reply" if precedence == "auto_reply" else ""
 
 
@@ -85,7 +85,7 @@ def _ooo_body(mail: ParsedMail) -> str:
     return found.group(0)[:80] if found else ""
 
 
-def _first_token(value: str) -> str:
+def first_token(value: str) -> str:
     """The first word of a header value: "auto-replied (vacation)" -> "auto-replied"."""
     return re.split(r"[\s;(]", value.strip().lower(), maxsplit=1)[0]
 

@@ -23,7 +23,7 @@ from mailhelpdesk.mail.wording import (
     TECHNICAL_FAILURE,
 )
 from mailhelpdesk.pipeline.context import MailContext
-from mailhelpdesk.pipeline.steps.auto_reply import is_vacation_reply
+from mailhelpdesk.pipeline.steps.auto_reply import first_token, is_vacation_reply
 
 _DAEMON = re.compile(
     r"^(?:mailer[-_]?daemon|postmaster|mail-daemon|mdaemon|mail delivery (?:subsystem|system)|mailerdaemon"
@@ -125,7 +125,7 @@ def _system_sender(mail: ParsedMail) -> str:
 
 
 def _list_manager_reason(mail: ParsedMail) -> str:
-    if _first_token(mail.header("X-List-Administrivia")) == "yes":
+    if first_token(mail.header("X-List-Administrivia")) == "yes":
         return "mailing-list manager notice (X-List-Administrivia: yes)"
     sender = mail.sender[1] if mail.sender else ""
     if not _LIST_MANAGER.match(sender):
@@ -147,10 +147,6 @@ def _return_path(mail: ParsedMail) -> str:
     value = mail.header("Return-Path").strip()
     match = re.search(r"<([^<>]*)>", value)
     return (match.group(1) if match else value).strip()
-
-
-def _first_token(value: str) -> str:
-    return re.split(r"[\s;(]", value.strip().lower(), maxsplit=1)[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,8 +108,7 @@ class PersistStep:
         agent, moment = ctx.agent, self._moment(ctx)
         assert agent is not None
         if agent.kind == "verified":
-            signal = {"signal": ctx.thread.signal.value, "detail": ctx.thread.detail} if ctx.thread else {}
-            await self.repo.event("message.agent_reply", signal | {"proof": agent.reason}, ticket_id=ticket.id,
+            await self.repo.event("message.agent_reply", _signal(ctx) | {"proof": agent.reason}, ticket_id=ticket.id,
                                   inbound_id=ctx.inbound_id, actor=f"agent:{agent.address}", at=moment.now)
             await self.agent_replies.handle(ctx, ticket, moment)
             return CONTINUE
