@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from mailhelpdesk.companies.domains import load_freemail
 from mailhelpdesk.config import Settings
 from mailhelpdesk.intake import Intake
+from mailhelpdesk.metrics import Metrics
 from mailhelpdesk.outbound.closing import Closing
 from mailhelpdesk.outbound.context import ContextBuilder
 from mailhelpdesk.outbound.guard import Guard
@@ -17,6 +18,7 @@ from mailhelpdesk.outbound.templates import Templates
 from mailhelpdesk.pipeline.agent_reply import AgentReplyHandler
 from mailhelpdesk.pipeline.runner import Pipeline
 from mailhelpdesk.pipeline.steps.agent_mail import AgentMailStep
+from mailhelpdesk.pipeline.steps.authentication import AuthenticationStep
 from mailhelpdesk.pipeline.steps.auto_reply import AutoReplyStep
 from mailhelpdesk.pipeline.steps.bounce import BounceStep
 from mailhelpdesk.pipeline.steps.duplicate import DuplicateStep
@@ -58,6 +60,7 @@ class Runtime:
     sender: OutboxSender
     ratings: RatingStore
     service: TicketService
+    metrics: Metrics
 
 
 def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Runtime:
@@ -70,8 +73,9 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
     rules = CurrentRules(settings.rules_file, settings.templates_dir)
     companies = CompanyResolver(repo, freemail, settings.auto_create_companies, lambda: rules().agent_domains)
     outbox, ratings = OutboxStore(), RatingStore()
+    metrics = Metrics(settings.mailbox_names())
     templates = Templates(settings.admin_templates())
-    notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours), templates,
+    notifier = Notifier(settings, repo, outbox, Guard(outbox, settings.outbox, ours, freemail), templates,
                         ContextBuilder(settings.public_url, signer), Closing(timers), signer, rules, clock)
     service = TicketService(repo, timers, writer, notifier, signer, rules,
                             timedelta(hours=settings.outbox.max_age_hours), settings.ticket_number_start,
@@ -82,18 +86,19 @@ def build_runtime(settings: Settings, clock: Callable[[], datetime] = utc_now) -
         LoopStep(ours, settings.loop_token),
         AutoReplyStep(),
         BounceStep(),
+        AuthenticationStep(frozenset(settings.authserv_id)),
         ThreadMatchStep(repo, signer, settings.subject_match_days, freemail),
         AgentMailStep(repo, outbox, signer, rules, ours),
         SenderStep(repo, companies),
         SurveyReplyStep(ratings),
-        RulesStep(repo, rules),
+        RulesStep(repo, rules, timed=metrics.rules_evaluated),
         PersistStep(repo, companies, ours, AlwaysReopen(), service,
                     AgentReplyHandler(service, repo, notifier, companies, rules)),
     )
-    pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock)
+    pipeline = Pipeline(steps, repo, {b.name: b for b in settings.mailboxes}, clock, metrics.processed)
     timer_job = TimerJob(repo, timers, service, rules)
     return Runtime(settings, repo, signer, pipeline, Intake(repo, pipeline, clock), rules, timer_job, templates,
-                   notifier, outbox, OutboxSender(settings, outbox, repo), ratings, service)
+                   notifier, outbox, OutboxSender(settings, outbox, repo), ratings, service, metrics)
 
 
 

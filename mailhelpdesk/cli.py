@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from mailhelpdesk.config import Settings, load_settings
 from mailhelpdesk.errors import ConfigError, MailHelpdeskError
+from mailhelpdesk.roles import ROLES
 
 # Imported where used: ``app`` loads the mail pipeline, the templates and the ticket service, and
 # ``reads`` the ORM; a command that needs neither should not wait for them.
@@ -38,6 +39,15 @@ def _positive_int(value: str) -> int:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
     return number
+
+
+def _roles(value: str) -> frozenset[str]:
+    roles = frozenset(r.strip() for r in value.split(",") if r.strip())
+    unknown = sorted(roles - set(ROLES))
+    if unknown or not roles:
+        raise argparse.ArgumentTypeError(f"unknown role(s) {', '.join(unknown) or value!r}; "
+                                         f"choose from {', '.join(ROLES)}")
+    return roles
 
 
 def _iso_time(value: str) -> datetime:
@@ -70,6 +80,8 @@ def _add_intake_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     serve = sub.add_parser("serve", help="run the SMTP receiver, the IMAP fetchers and the web panel")
     serve.add_argument("--smtp-port", type=_positive_int)
     serve.add_argument("--web-port", type=_positive_int)
+    serve.add_argument("--role", type=_roles, default=None, metavar="ROLE[,ROLE]",
+                       help="run only these parts: web, intake, worker, scheduler, sender (default: all)")
 
     ingest = sub.add_parser("ingest", help="ingest .eml files, directories, mbox files and Maildirs")
     ingest.add_argument("paths", nargs="+", type=Path)
@@ -243,6 +255,12 @@ def _add_mail_commands(sub: "argparse._SubParsersAction[_Parser]") -> None:
     ctset.add_argument("--timezone", type=_timezone, help="time zone of times in our mail, e.g. Europe/Moscow")
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from mailhelpdesk.server import serve  # imports the web stack only when serving
+
+    return serve(settings, args.role or frozenset(ROLES))
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None,
          stdin: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
@@ -260,9 +278,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             "smtp_port": getattr(args, "smtp_port", None), "web_port": getattr(args, "web_port", None),
         })
         if args.command == "serve":
-            from mailhelpdesk.server import serve  # imports the web stack only when serving
-
-            return serve(settings)
+            return _serve(args, settings)
         if (code := _without_database(args, settings, out)) is not None:
             return code
         if args.command == "agents":  # passwords and tokens: the rules file and the accounts' tables

@@ -6,7 +6,9 @@ config file (``--config``, ``MAILHELPDESK_CONFIG``, ``./mailhelpdesk.yaml`` or
 """
 
 import os
+import re
 import secrets
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +51,11 @@ class ImapSettings:
     poll_seconds: int = 60  # between fetches in serve
     timeout: float = 30.0
     ca_file: str = ""  # a CA bundle to trust instead of the system's (a private CA, a self-signed server)
+    auth: str = "password"  # password (LOGIN), or xoauth2 (an OAuth access token, Microsoft 365 and Gmail)
+    # xoauth2: where the current access token comes from, one of the two. The token itself is never
+    # kept here: it expires within about an hour, so it is read again at every connection.
+    token_file: str = ""  # a file an external refresher keeps rewriting
+    token_command: tuple[str, ...] = ()  # a program (and its arguments) that prints a current token
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,9 @@ class OutboxSettings:
     breaker_minutes: int = 10
     lease: int = 300  # seconds a claimed mail may take before another run sends it again (after a crash)
     max_age_hours: int = 24  # mail older than this (an imported archive) gets no automatic reply
+    # Automatic mails to addresses of one domain in an hour (free-mail domains excepted): forged
+    # senders of one domain are suppressed here, before they can trip the breaker for everyone.
+    per_domain_hourly: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +101,16 @@ class Settings:
     default_mailbox: str = "support"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
+    smtp_max_recipients: int = 50  # recipients of one mail; more get 452 (the sender retries them later)
+    smtp_max_connections: int = 200  # open SMTP/LMTP connections in all; more get 421
+    smtp_max_connections_per_client: int = 50  # open connections from one IP address; more get 421
+    lmtp_host: str = "127.0.0.1"
+    lmtp_port: int = 0  # LMTP for an MTA on this host (Postfix, Dovecot); 0: no LMTP listener
+    drain_seconds: int = 30  # on SIGTERM: how long mail being received and processed may take to finish
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     secret_key: bytes = field(default=b"", repr=False)
+    metrics_token: str = field(default="", repr=False)  # a scraper of /metrics must send it; '': none asked
     auto_create_companies: bool = True
     freemail_file: Path | None = None
     freemail_extra: tuple[str, ...] = ()
@@ -102,6 +119,9 @@ class Settings:
     ticket_number_start: int = 1000
     loop_token: str = "mailhelpdesk"
     own_addresses: tuple[str, ...] = field(default=())
+    # The authserv-id(s) our receiving server writes in Authentication-Results (RFC 8601),
+    # lowercase: a sender it failed (DMARC, SPF) gets no automatic mail. Empty: not read.
+    authserv_id: tuple[str, ...] = ()
     parse_workers: int | None = None  # None: one when the machine has two or more CPUs
     timer_interval: int = 30  # seconds between runs of the timer job (SLA clocks, timed rules)
     rules_reload_interval: int = 2  # seconds between looks at the rules file for changes; 0 = never
@@ -145,6 +165,7 @@ ENV_KEYS = {
     "MAILHELPDESK_DATA_DIR": "data_dir",
     "MAILHELPDESK_RULES_FILE": "rules_file",
     "MAILHELPDESK_SMTP_PORT": "smtp_port",
+    "MAILHELPDESK_LMTP_PORT": "lmtp_port",
     "MAILHELPDESK_WEB_PORT": "web_port",
 }
 
@@ -161,7 +182,7 @@ def load_settings(
         values.update(_read_config_file(path))
     values.update({key: env[name] for name, key in ENV_KEYS.items() if env.get(name)})
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    settings = _build(values, env)
+    settings = replace(_build(values, env), metrics_token=_metrics_token(values, env))
     return _with_defaults(settings, env)
 
 
@@ -198,9 +219,12 @@ _SCALARS: dict[str, type] = {
     "web_host": str, "web_port": int, "auto_create_companies": bool, "subject_match_days": int,
     "max_message_bytes": int, "ticket_number_start": int, "loop_token": str, "parse_workers": int,
     "timer_interval": int, "rules_reload_interval": int, "public_url": str, "default_language": str,
+    "smtp_max_recipients": int, "smtp_max_connections": int, "smtp_max_connections_per_client": int,
+    "lmtp_host": str, "lmtp_port": int, "drain_seconds": int,
 }
 _PATHS = ("data_dir", "rules_file", "freemail_file", "templates_dir")
-_NESTED = {"mailboxes", "freemail_extra", "own_addresses", "secret_key_file", "relay", "outbox"}
+_NESTED = {"mailboxes", "freemail_extra", "own_addresses", "secret_key_file", "relay", "outbox",
+           "metrics_token_file", "authserv_id"}
 
 
 def _build(values: dict[str, Any], env: Mapping[str, str]) -> Settings:
@@ -224,7 +248,11 @@ def _build(values: dict[str, Any], env: Mapping[str, str]) -> Settings:
     for key in ("freemail_extra", "own_addresses"):
         if key in values:
             kwargs[key] = tuple(str(v).lower() for v in values[key] or ())
-    for key, lowest in (("parse_workers", 0), ("timer_interval", 1), ("rules_reload_interval", 0)):
+    if "authserv_id" in values:
+        kwargs["authserv_id"] = _authserv_ids(values["authserv_id"])
+    for key, lowest in (("parse_workers", 0), ("timer_interval", 1), ("rules_reload_interval", 0),
+                        ("smtp_max_recipients", 1), ("smtp_max_connections", 1),
+                        ("smtp_max_connections_per_client", 1), ("lmtp_port", 0), ("drain_seconds", 0)):
         if kwargs.get(key, lowest) < lowest:
             raise ConfigError(f"setting {key}: expected {lowest} or more, got {kwargs[key]}")
     settings = Settings(**kwargs)
@@ -293,7 +321,7 @@ def _relay(where: str, raw: Any, env: Mapping[str, str]) -> RelaySettings:
 
 
 _IMAP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "folder", "move_to",
-              "poll_seconds", "timeout", "ca_file")
+              "poll_seconds", "timeout", "ca_file", "auth", "token_file", "token_command")
 
 
 def _imap(where: str, raw: Any, env: Mapping[str, str]) -> ImapSettings:
@@ -309,9 +337,55 @@ def _imap(where: str, raw: Any, env: Mapping[str, str]) -> ImapSettings:
         raise ConfigError(f"setting {where}.ca_file: no such file {raw['ca_file']}")
     if poll < 1:
         raise ConfigError(f"setting {where}.poll_seconds: expected 1 or more, got {poll}")
-    return ImapSettings(str(raw["host"]), str(raw["username"]), _relay_password(where, raw, env), port, security,
+    auth, token_file, token_command = _imap_auth(where, raw)
+    password = _relay_password(where, raw, env) if auth == "password" else ""
+    return ImapSettings(str(raw["host"]), str(raw["username"]), password, port, security,
                         str(raw.get("folder", "INBOX")), str(raw.get("move_to", "")), poll,
-                        _coerce(f"{where}.timeout", raw.get("timeout", 30), float), str(raw.get("ca_file", "")))
+                        _coerce(f"{where}.timeout", raw.get("timeout", 30), float), str(raw.get("ca_file", "")),
+                        auth, token_file, token_command)
+
+
+IMAP_AUTH_MODES = ("password", "xoauth2")
+_PASSWORD_KEYS = ("password_env", "password_file")
+_TOKEN_KEYS = ("token_file", "token_command")
+
+
+def _imap_auth(where: str, raw: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    """(auth, token_file, token_command). Each error names the key to fix, so that ``config check``
+    points at its line."""
+    auth = str(raw.get("auth", "password")).lower()
+    if auth not in IMAP_AUTH_MODES:
+        raise ConfigError(f"setting {where}.auth: expected one of {', '.join(IMAP_AUTH_MODES)}, got {auth!r}")
+    given = [key for key in (*_PASSWORD_KEYS, *_TOKEN_KEYS) if raw.get(key) not in (None, "")]
+    if auth == "password":
+        if token := next((key for key in given if key in _TOKEN_KEYS), None):
+            raise ConfigError(f"setting {where}.{token}: only for auth: xoauth2 (this mailbox logs in with a "
+                              "password); add auth: xoauth2, or remove it")
+        return auth, "", ()
+    if password := next((key for key in given if key in _PASSWORD_KEYS), None):
+        raise ConfigError(f"setting {where}.{password}: auth: xoauth2 logs in with an OAuth token, not a password: "
+                          "password_env and password_file cannot be used with it (remove it, or use auth: password)")
+    tokens = [key for key in given if key in _TOKEN_KEYS]
+    if len(tokens) != 1:
+        named = f"{where}.{tokens[1]}" if tokens else f"{where}.auth"
+        raise ConfigError(f"setting {named}: auth: xoauth2 needs exactly one of token_file and token_command, "
+                          f"got {' and '.join(tokens) or 'neither'}")
+    if tokens == ["token_file"]:
+        return auth, str(raw["token_file"]), ()
+    return auth, "", _token_command(f"{where}.token_command", raw["token_command"])
+
+
+def _token_command(where: str, raw: Any) -> tuple[str, ...]:
+    """The command as its argv: it is run without a shell, so no quoting or expansion surprises."""
+    if not isinstance(raw, str):
+        raise ConfigError(f"setting {where}: expected a command line as one string, got {raw!r}")
+    try:
+        argv = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ConfigError(f"setting {where}: cannot split {raw!r} into words: {exc}") from exc
+    if not argv:
+        raise ConfigError(f"setting {where}: expected a command, got an empty string")
+    return argv
 
 
 def _relay_password(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> str:
@@ -331,7 +405,7 @@ def _relay_password(where: str, raw: dict[str, Any], env: Mapping[str, str]) -> 
 
 
 _OUTBOX_LOWEST = {"interval": 1, "max_attempts": 1, "per_recipient_hourly": 1, "per_ticket_hourly": 1,
-                  "breaker_limit": 1, "breaker_minutes": 1, "lease": 1,
+                  "per_domain_hourly": 1, "breaker_limit": 1, "breaker_minutes": 1, "lease": 1,
                   "max_age_hours": 1}
 
 
@@ -344,6 +418,16 @@ def _outbox(raw: Any) -> OutboxSettings:
         if value < _OUTBOX_LOWEST[key]:
             raise ConfigError(f"setting outbox.{key}: expected {_OUTBOX_LOWEST[key]} or more, got {value}")
     return OutboxSettings(**values)
+
+
+def _authserv_ids(raw: Any) -> tuple[str, ...]:
+    """One authserv-id or a list of them: each one token, as it appears in the header."""
+    items = raw if isinstance(raw, list) else [raw] if raw not in (None, "") else []
+    ids = tuple(str(item).strip().lower() for item in items)
+    for value in ids:
+        if not value or any(c.isspace() or c in ';()"=' for c in value):
+            raise ConfigError(f"setting authserv_id: expected a host name such as mx.example.com, got {value!r}")
+    return ids
 
 
 def _no_unknown(where: str, raw: Mapping[str, Any], allowed: Any) -> None:
@@ -398,3 +482,27 @@ def _read_secret(path: Path) -> bytes:
     if len(secret) < 32:
         raise ConfigError(f"{path}: secret key must be at least 32 bytes")
     return secret
+
+
+# RFC 6750's token characters: what a scraper can put in an Authorization header as it is.
+_METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{16,}=*")
+
+
+def _metrics_token(values: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The token ``/metrics`` asks for: like every secret, from the environment or a file, never
+    the config file itself; the environment first, as for every other setting."""
+    if env.get("MAILHELPDESK_METRICS_TOKEN"):
+        token, where = env["MAILHELPDESK_METRICS_TOKEN"].strip(), "environment variable MAILHELPDESK_METRICS_TOKEN"
+    elif values.get("metrics_token_file"):
+        path = Path(str(values["metrics_token_file"]))
+        where = "setting metrics_token_file"
+        try:
+            token = path.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    else:
+        return ""
+    if not _METRICS_TOKEN.fullmatch(token):
+        raise ConfigError(f"{where}: the metrics token must be at least 16 characters of A-Z a-z 0-9 - . _ ~ + / "
+                          "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    return token

@@ -90,6 +90,7 @@ def _entry(node: yaml.Node, name: str) -> yaml.Node | None:
 
 
 _SECRET_WORDS = ("password", "secret")
+_SECRET_NAMES = frozenset({"metrics_token"})  # not every "token" key is secret: imap.token_file is a path
 
 
 def show_config(named: Path | None, env: Mapping[str, str], out: TextIO) -> int:
@@ -99,8 +100,9 @@ def show_config(named: Path | None, env: Mapping[str, str], out: TextIO) -> int:
     settings = load_settings(path, environ=env)
     file_lines = _top_level_lines(path) if path is not None else {}
     variables = {key: name for name, key in ENV_KEYS.items() if env.get(name)}
-    if env.get("MAILHELPDESK_SECRET_KEY"):
-        variables["secret_key"] = "MAILHELPDESK_SECRET_KEY"
+    for key, variable in (("secret_key", "MAILHELPDESK_SECRET_KEY"), ("metrics_token", "MAILHELPDESK_METRICS_TOKEN")):
+        if env.get(variable):
+            variables[key] = variable
     for name in (f.name for f in fields(settings)):
         source = (f"env {variables[name]}" if name in variables else
                   f"{path}:{file_lines[name]}" if name in file_lines else "default")
@@ -109,7 +111,7 @@ def show_config(named: Path | None, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _shown(name: str, value: Any) -> str:
-    if any(word in name for word in _SECRET_WORDS):
+    if name in _SECRET_NAMES or any(word in name for word in _SECRET_WORDS):
         return "(set)" if value else "(not set)"
     if is_dataclass(value) and not isinstance(value, type):
         return "{" + ", ".join(f"{f.name}: {_shown(f.name, getattr(value, f.name))}" for f in fields(value)) + "}"

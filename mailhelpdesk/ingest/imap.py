@@ -6,6 +6,10 @@ A chunk of messages is committed to ``inbound`` before the folder's last UID mov
 before it is moved to ``move_to``; a crash in between fetches it again, and the intake stores
 the same bytes once. A changed UIDVALIDITY reads the folder from the top, for the same reason
 harmlessly. imapclient is blocking: every call runs in a worker thread.
+
+A mailbox with ``auth: xoauth2`` (Microsoft 365, Gmail) logs in with an OAuth access token that
+an external helper keeps current; it is read again at every connection, because it expires within
+about an hour, and it is never logged nor put in an error.
 """
 
 import asyncio
@@ -13,14 +17,17 @@ import contextlib
 import logging
 import socket
 import ssl
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
 
 from mailhelpdesk.config import ImapSettings, MailboxSettings
+from mailhelpdesk.errors import MailHelpdeskError
 from mailhelpdesk.intake import Intake
 from mailhelpdesk.store.imap_state import ImapStates
 
@@ -30,8 +37,16 @@ CHUNK = 50  # messages fetched, stored and committed together
 FIRST_BACKOFF = 5  # seconds before a failed mailbox is tried again; doubled each time
 MAX_BACKOFF = 15 * 60  # seconds between tries of a mailbox that keeps failing
 MAX_IDLE = 25 * 60  # servers drop an IDLE after 30 minutes (RFC 2177): renewed before that
-# What a server, a network or a wrong password can raise: a fetch that fails, not a bug.
-TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, IMAPClient.Error, IMAPClient.AbortError)
+
+
+class TokenUnavailable(MailHelpdeskError):
+    """No OAuth access token to log in with: the token file or command failed. Its message never
+    holds a token (not even a partial one a failing command printed)."""
+
+
+# What a server, a network, a wrong password or a missing token can raise: a fetch that fails, not a bug.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, IMAPClient.Error, IMAPClient.AbortError,
+                                                     TokenUnavailable)
 _LOGOUT_ERRORS: tuple[type[BaseException], ...] = (*TRANSPORT_ERRORS, ValueError)
 
 
@@ -57,17 +72,77 @@ class FetchReport:
 
 def connect(settings: ImapSettings) -> IMAPClient:
     """A logged-in client; TLS is verified against the system's CAs, or ``ca_file``'s."""
+    # The token is fetched before the connection: a helper that fails leaves no half-open session.
+    token = access_token(settings) if settings.auth == "xoauth2" else ""
     context = ssl.create_default_context(cafile=settings.ca_file or None)
     client = IMAPClient(settings.host, port=settings.port, ssl=settings.security == "tls",
                         ssl_context=context if settings.security == "tls" else None, timeout=settings.timeout)
     try:
         if settings.security == "starttls":
             client.starttls(context)
-        client.login(settings.username, settings.password)
+        if settings.auth == "xoauth2":
+            client.oauth2_login(settings.username, token)  # SASL XOAUTH2
+        else:
+            client.login(settings.username, settings.password)
     except BaseException:
         _logout(client)
         raise
     return client
+
+
+TOKEN_ERROR_CHARS = 200  # of a token command's stderr line shown in an error
+
+
+def access_token(settings: ImapSettings) -> str:
+    """The current OAuth access token of an ``auth: xoauth2`` mailbox, read now (never cached: an
+    external refresher replaces it before it expires)."""
+    if settings.token_command:
+        return _token_from_command(settings.token_command, settings.timeout)
+    return _token_from_file(Path(settings.token_file))
+
+
+def _token_from_file(path: Path) -> str:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise TokenUnavailable(f"cannot read token file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise TokenUnavailable(f"token file {path} is not UTF-8 text") from None
+    token = _first_line(text)
+    if not token:
+        raise TokenUnavailable(f"token file {path} is empty")
+    return _bare(token, f"token file {path}")
+
+
+def _token_from_command(argv: tuple[str, ...], timeout: float) -> str:
+    """The first non-empty line the command prints. Errors name the program (not its arguments,
+    which may hold a client id or secret) and never what it printed on stdout."""
+    program = argv[0]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        # from None: the expired call carries what the command printed so far, maybe the token.
+        raise TokenUnavailable(f"token command {program} printed no token within {timeout:g} s") from None
+    except OSError as exc:
+        raise TokenUnavailable(f"cannot run token command {program}: {exc.strerror or exc}") from None
+    token = _first_line(done.stdout.decode("utf-8", "replace"))
+    if done.returncode == 0 and token:
+        return _bare(token, f"token command {program}")
+    problem = "failed" if done.returncode != 0 else "printed no token"
+    said = _first_line(done.stderr.decode("utf-8", "replace"))[:TOKEN_ERROR_CHARS] or "nothing on stderr"
+    raise TokenUnavailable(f"token command {program} {problem} (exit code {done.returncode}): {said}")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _bare(token: str, source: str) -> str:
+    """The token as it goes on the wire; a line like ``Bearer …`` or JSON would only be refused by
+    the server as a bad token, which hides the real mistake."""
+    if any(char.isspace() for char in token):
+        raise TokenUnavailable(f"{source} gave more than one word: expected the bare access token alone on its line")
+    return token
 
 
 def _logout(client: IMAPClient) -> None:
@@ -142,7 +217,10 @@ class ImapFetcher:
         return fetched, new
 
     async def _failed(self, folder: str, error: str) -> FetchReport:
-        failures = await self.states.failed(self.box.name, folder, error, self.clock())
+        try:
+            failures = await self.states.failed(self.box.name, folder, error, self.clock())
+        except Exception:  # noqa: BLE001 - counted when the database is back; the failure is still told
+            failures = 0
         log.error("IMAP mailbox %s (%s): fetch failed (%d in a row): %s", self.box.name, folder, failures, error)
         return FetchReport(self.box.name, folder, error=error)
 
@@ -153,7 +231,13 @@ class ImapFetcher:
         never stop the other mailboxes."""
         backoff = FIRST_BACKOFF
         while True:
-            if await self._session(accepted):
+            try:
+                read = await self._session(accepted)
+            except Exception as exc:  # noqa: BLE001 - the database is away: the mail waits on the server
+                log.error("IMAP mailbox %s: storing its mail failed, it stays on the server: %s",
+                          self.box.name, _describe(exc))
+                read = False
+            if read:
                 backoff = FIRST_BACKOFF
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)

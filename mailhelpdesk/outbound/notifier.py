@@ -198,7 +198,7 @@ class Notifier:
                                    " hours and nothing new has come since")
 
     async def _queue(self, mail: _Mail, ruleset: RuleSet, moments: Moments) -> int:
-        verdict = await self.guard.check(mail.recipient, mail.view.id, mail.at)
+        verdict = await self.guard.check(mail.recipient, mail.view.id, mail.at, mail.notice.audience)
         if verdict.tripped:
             await self._alert(verdict, mail)
         if verdict.decision == "suppress":

@@ -61,6 +61,8 @@ class MailContext:
     bounce: str = ""  # why it is a bounce, complaint or list manager's notice, '' if not
     bounce_details: dict[str, Any] = field(default_factory=dict)  # its status code, failed recipients …
     automated: list[str] = field(default_factory=list)  # weak signs of machine mail: no auto-reply, no reopening
+    # Our receiving server says the sender is forged (DMARC or SPF failed): why, '' if it does not.
+    unauthenticated: str = ""
     thread: ThreadMatch | None = None
     forwarded_from: TicketRef | None = None  # a forward of this ticket's thread by someone else: a new request
     possible_duplicate: TicketRef | None = None  # a weak subject-only match: a new ticket that may be this one
@@ -112,8 +114,17 @@ class MailContext:
 
     @property
     def quiet(self) -> str:
-        """Why this mail, though it makes or joins a ticket, must cause no automatic mail nor reopen
-        a ticket ('' for a person's mail that may)."""
+        """Why this mail, though it makes or joins a ticket, must cause no automatic mail ('' for a
+        person's mail that may). Mail whose sender our receiving server calls forged is quiet too:
+        an answer would go to the real owner of the address, who wrote nothing (a storm of forged
+        mail is made of such)."""
+        return self.unauthenticated or self.stays_closed
+
+    @property
+    def stays_closed(self) -> str:
+        """Why this mail must not reopen the ticket it joins ('' if it may): machine-sent mail, or
+        an earlier mail arriving late. Mail that failed DMARC or SPF still reopens: a real
+        customer behind a forwarder that breaks DMARC is still waiting for an answer."""
         if self.looks_automated:
             return "automated mail: " + "; ".join(self.automated)
         if self.thread is not None and self.thread.signal is ThreadSignal.REFERENCED_BY:

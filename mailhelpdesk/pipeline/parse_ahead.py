@@ -62,6 +62,10 @@ class ParseAhead:
             self._give_up()
             return None
 
+    def forget(self) -> None:
+        """Drop what was submitted and not taken (their parses finish unread)."""
+        self._chunk, self._chunk_bytes, self._sent = [], 0, {}
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         self._chunk, self._sent = [], {}

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,8 +37,8 @@ def ensure_sqlite_directory(database_url: str) -> None:
     """SQLite needs its directory to exist, and a new database file is created readable by its
     owner only: it holds every customer's mail and the agents' password hashes (SQLite gives
     its -wal and -shm files the same mode). Other engines need nothing."""
-    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
-        path = Path(database_url.removeprefix("sqlite://").split("?", 1)[0])
+    path = _sqlite_path(database_url)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):  # an empty file is an empty database
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -52,10 +53,44 @@ async def open_database(database_url: str) -> None:
     executor.EXECUTOR_CACHE.clear()
     config = tortoise_config(database_url)
     try:
-        await migrate(config=config)
+        async with _migrating_alone(database_url):
+            await migrate(config=config)
         await Tortoise.init(config=config)
     except (OSError, DBConnectionError) as exc:
         raise StoreError(f"cannot connect to the database at {_redacted(database_url)}: {exc}") from exc
+
+
+# pg_advisory_lock's key while migrating: other than the scheduler's (scheduler_lease).
+_MIGRATION_KEY = 0x6D68645F6D696772  # "mhd_migr"
+
+
+@contextlib.asynccontextmanager
+async def _migrating_alone(database_url: str) -> AsyncIterator[None]:
+    """Processes started together on one PostgreSQL database (``serve --role`` on several hosts)
+    migrate one at a time, under an advisory lock on a connection of its own; the others wait,
+    then find nothing left to do. SQLite runs one process (its own write lock settles the rare
+    second one, which fails to start and is started again by its service manager)."""
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        yield
+        return
+    import asyncpg  # type: ignore[import-untyped]
+
+    parts = urlsplit(database_url)
+    try:
+        connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql", query="")), timeout=30)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise DBConnectionError(str(exc)) from exc
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_KEY)
+        yield
+    finally:
+        await connection.close()  # the lock goes with the session
+
+
+def _sqlite_path(database_url: str) -> Path | None:
+    if not database_url.startswith("sqlite://") or ":memory:" in database_url:
+        return None
+    return Path(database_url.removeprefix("sqlite://").split("?", 1)[0])
 
 
 def _redacted(url: str) -> str:

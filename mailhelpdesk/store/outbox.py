@@ -5,6 +5,7 @@ win, commits, talks SMTP, then records the outcome. A row left in ``sending`` by
 queued again after its lease, with the same bytes and Message-ID.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ BREAKER = "outbox_breaker"
 # tripped by would trip it again with the very next mail.
 RESUMED = "outbox_breaker_resumed"
 _COUNTED = f"('{QUEUED}', '{SENDING}', '{SENT}', '{HELD}')"  # mail that went or will go out
+_LIKE_SPECIAL = re.compile(r"([!%_])")  # LIKE's wildcards and our escape character
 _LIST = ('"id", "ticket_id", "template", "audience", "recipient", "status", "reason", "attempts", "created_at",'
          ' "sent_at", "subject"')
 
@@ -99,9 +101,12 @@ class OutboxStore:
         return int(row[0]) if row else None
 
     async def recent(self, now: datetime, window: timedelta, *, recipient: str | None = None,
-                     ticket_id: int | None = None, since: datetime | None = None) -> int:
-        """Automatic mails queued since ``now - window`` and not before ``since`` (to one recipient, or
-        about one ticket, or all)."""
+                     ticket_id: int | None = None, since: datetime | None = None, domain: str | None = None) -> int:
+        """Automatic mails queued since ``now - window`` and not before ``since`` (to one recipient,
+        or about one ticket, or to addresses of one domain, or all); suppressed mail does not count.
+        Recipients are stored lowercase; ``domain`` must be too."""
+        # Migration 0014's index (automatic, status, created_at, recipient) serves each count: it
+        # reads only the window's entries, never every mail ever sent, and from the index alone.
         where, params = ['"automatic" = ?', '"created_at" > ?', f'"status" IN {_COUNTED}'], [True, now - window]
         if since is not None:
             where.append('"created_at" >= ?')
@@ -112,6 +117,9 @@ class OutboxStore:
         if ticket_id is not None:
             where.append('"ticket_id" = ?')
             params.append(ticket_id)
+        if domain is not None:
+            where.append('"recipient" LIKE ? ESCAPE \'!\'')
+            params.append("%@" + _LIKE_SPECIAL.sub(r"!\1", domain))
         row = await self._sql.first(f'SELECT COUNT(*) FROM "outbox" WHERE {" AND ".join(where)}', *params)
         return int(row[0]) if row else 0
 

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from tortoise.expressions import F
 from tortoise.functions import Max
-from tortoise.transactions import in_transaction
 
 from mailhelpdesk.domain.sla import DUE_COLUMNS
 from mailhelpdesk.domain.ticket import TicketState
@@ -24,6 +23,7 @@ from mailhelpdesk.store.models import (
     Ticket,
 )
 from mailhelpdesk.store.sql import Sql, from_db_datetime, from_json, to_json
+from mailhelpdesk.store.transactions import transaction as transaction  # callers import it from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,16 @@ class AcceptResult:
     inbound_id: int
     created: bool
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInbound:
+    """An accepted row claimed for processing, with what the pipeline needs to start."""
+
+    inbound_id: int
+    mailbox: str
+    raw: bytes
+    accepted_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +195,29 @@ class Repository:
     async def inbound_raw(self, inbound_id: int) -> tuple[str, bytes, datetime]:
         row = await Inbound.get(id=inbound_id).only("id", "mailbox", "raw_message", "accepted_at")
         return row.mailbox, bytes(row.raw_message), row.accepted_at
+
+    async def claim_pending(self, limit: int, max_bytes: int) -> list[PendingInbound]:
+        """The oldest accepted rows, at most ``limit`` of them and about ``max_bytes`` (at least
+        one), each with its bytes. Inside a transaction on PostgreSQL the rows stay locked until
+        it ends, and rows another worker holds are skipped rather than waited for (SKIP LOCKED);
+        on SQLite one writer runs at a time and a row processed meanwhile is not claimed again
+        (see ``claim_inbound``)."""
+        lock = " FOR UPDATE SKIP LOCKED" if self._sql.postgres else ""
+        sized = await self._sql.rows(
+            f'SELECT "id", "size" FROM "inbound" WHERE "state" = ? ORDER BY "id" LIMIT ?{lock}',
+            InboundState.ACCEPTED.value, limit)
+        ids: list[int] = []
+        total = 0
+        for inbound_id, size in sized:
+            if ids and total + int(size) > max_bytes:
+                break
+            ids.append(int(inbound_id))
+            total += int(size)
+        if not ids:
+            return []
+        rows = await self._sql.rows('SELECT "id", "mailbox", "raw_message", "accepted_at" FROM "inbound"'
+                                    f' WHERE "id" IN ({", ".join("?" * len(ids))}) ORDER BY "id"', *ids)
+        return [PendingInbound(int(r[0]), str(r[1]), bytes(r[2]), from_db_datetime(r[3])) for r in rows]
 
     async def pending_inbound_ids(self) -> list[int]:
         rows = await Inbound.filter(state=InboundState.ACCEPTED.value).order_by("id").values_list("id", flat=True)
@@ -653,6 +686,4 @@ def _flat(rows: Any) -> list[Any]:
     return cast(list[Any], rows)
 
 
-def transaction() -> Any:
-    """A database transaction (async context manager)."""
-    return in_transaction()
+

@@ -18,10 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from tortoise import connections
-from tortoise.transactions import in_transaction
 
 from mailhelpdesk.store.models import INT4_MAX
 from mailhelpdesk.store.sql import Sql, from_db_datetime, to_json
+from mailhelpdesk.store.transactions import transaction
 
 MAX_QUERY_CHARS = 500  # an agent's query, not a document: the rest is ignored
 MAX_TERMS = 12  # each word is one more lookup in the index
@@ -250,7 +250,7 @@ async def search_tickets(query: str, limit: int = 50) -> list[SearchHit]:
     asked, engine, limit = parse_query(query), _engine(), max(1, min(limit, MAX_LIMIT))
     if not engine.postgres:
         return await _search(Sql(), engine, asked, limit)
-    async with in_transaction():
+    async with transaction():
         # A prepared statement gets a generic plan after five runs, one made without knowing the
         # words: it may read every message's text instead of the index. Plan each search for its words.
         await Sql().execute("SET LOCAL plan_cache_mode = force_custom_plan")

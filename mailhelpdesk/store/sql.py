@@ -55,6 +55,10 @@ class Sql:
         client = connections.get(self._name)
         return client, client.capabilities.dialect == "postgres"
 
+    @property
+    def postgres(self) -> bool:
+        return self._client()[1]
+
     def _prepare(self, sql: str, params: Sequence[Any]) -> tuple[BaseDBAsyncClient, str, list[Any]]:
         client, postgres = self._client()
         if postgres:

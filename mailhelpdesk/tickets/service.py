@@ -245,11 +245,12 @@ class TicketService:
 
     async def customer_replied(self, ticket: TicketRef, stored: StoredTicket | None, result: RulesResult | None,
                                actor: Actor, moment: Moment, inbound_id: int, written_at: datetime,
-                               automated: str = "") -> None:
+                               automated: str = "", reopens: bool | None = None) -> None:
         """A customer's mail on a ticket: it reopens a waiting or finished ticket, makes a history
         ticket live when it is fresh, and what the ``customer_replied`` rules decided is written.
-        Machine-sent mail (``automated`` says why) reopens nothing and is answered by no one."""
-        reopened = ticket.status in REOPENED_BY_REPLY and not automated
+        Mail that must not be answered (``automated`` says why) is answered by no one; it reopens
+        nothing either unless ``reopens`` says otherwise (a sender whose forwarder broke DMARC)."""
+        reopened = ticket.status in REOPENED_BY_REPLY and (not automated if reopens is None else reopens)
         if reopened:
             await self.repo.event("ticket.reopened", {"from": ticket.status, "to": TicketStatus.OPEN.value},
                                   ticket_id=ticket.id, inbound_id=inbound_id, actor=str(actor), at=moment.now)

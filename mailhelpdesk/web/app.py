@@ -36,6 +36,7 @@ from mailhelpdesk.web.auth import API_PREFIX, AgentAuthMiddleware, LoginLimiter
 from mailhelpdesk.web.canned import SHIPPED, CannedReplies
 from mailhelpdesk.web.cards import Cards
 from mailhelpdesk.web.login import Login
+from mailhelpdesk.web.metrics_route import MetricsEndpoint
 from mailhelpdesk.web.pages import Section
 from mailhelpdesk.web.queues import QueueList
 from mailhelpdesk.web.search import Search
@@ -98,7 +99,8 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
         login, survey, QueueList(settings, now, Queues()),
         TicketPage(runtime.rules, runtime.repo, canned, runtime.notifier.customer_language, now),
         TicketActions(runtime.service, now), Cards(runtime, now), Search(runtime, now), Admin(runtime, now),
-        StatusPage(runtime, now), Api(runtime.service, now)]
+        StatusPage(runtime, now), Api(runtime.service, now),
+        MetricsEndpoint(runtime.metrics, settings.metrics_token, now)]
     app = Litestar(
         route_handlers=[health, alive, ready, api_me, static,
                         *(handler for section in sections for handler in section.handlers())],
@@ -111,6 +113,7 @@ def create_web_app(runtime: Runtime, clock: Callable[[], datetime] | None = None
         on_shutdown=on_shutdown or [],
         openapi_config=openapi_config(),
         include_in_schema=False,  # the panel's pages; the API's calls say they belong in the schema
+        logging_config=None,  # the command line sets up logging (-v for INFO); Litestar's would set INFO on the root
     )
     return SecureApp(app, allowed_hosts(settings.public_url, settings.web_host), secure)
 

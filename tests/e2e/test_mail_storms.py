@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import pytest
 
-from .sink import Delivered, free_port, serving, wait_until
+from .sink import Delivered, free_port, serving, thread_sink, wait_until
 from .test_serve import Service
 
 QUIET = 5.0  # seconds without any movement that count as "the exchange has stopped"
@@ -377,3 +377,59 @@ def test_many_robot_addresses_trip_the_breaker_which_holds_mail_until_an_admin_r
             assert robot.snapshot() == (received, sent)  # the discarded mail never went out
         finally:
             desk.stop()
+
+
+# --- d. forged senders: one domain's flood, and mail our MX failed --------------------------------
+
+
+def test_forged_senders_are_stopped_at_their_domain_and_by_our_mx_while_customers_are_answered(
+        tmp_path: Path) -> None:
+    """Someone mails the desk in the name of others: 20 senders at victim.test (no DMARC record, so
+    nothing fails), then 3 in the name of bank.test, which our MX found failing DMARC.
+
+    Every one becomes a ticket. victim.test gets acknowledgements up to its domain limit (5 an
+    hour), the rest are suppressed and never count toward the breaker (8), so it stays closed;
+    bank.test's senders get none at all; a real customer writing afterwards is acknowledged.
+    """
+    desk = Service(tmp_path)
+    with thread_sink() as sink:
+        write_config(desk, DESK, sink.port, "{per_domain_hourly: 5, breaker_limit: 8, interval: 1}",
+                     "authserv_id: mx.helpdesk.test\n")
+        desk.start()
+        try:
+            for i in range(20):
+                submit(desk.smtp_port, mail(f"victim{i}@victim.test", DESK, f"Invoice {i}"))
+            verdict = ("Authentication-Results: mx.helpdesk.test; spf=fail smtp.mailfrom=bank.test;"
+                       " dmarc=fail (p=reject) header.from=bank.test\r\n"
+                       "Received: from unknown (203.0.113.9) by mx.helpdesk.test with ESMTP id 1A\r\n")
+            for i in range(3):
+                forged = mail(f"security{i}@bank.test", DESK, f"Urgent: account {i}")
+                submit_raw(desk.smtp_port, f"security{i}@bank.test", verdict.encode() + forged.as_bytes())
+            submit(desk.smtp_port, mail("carol@customer.test", DESK, "Printer is broken"))
+            sink.wait_for(lambda d: "carol@customer.test" in d.rcpt_tos, what="the customer's acknowledgement")
+            settle(lambda: (len(sink.received), pending(desk)), "the outbox")
+
+            delivered = [to for d in sink.received for to in d.rcpt_tos]
+            assert len([to for to in delivered if to.endswith("@victim.test")]) == 5
+            assert [to for to in delivered if not to.endswith("@victim.test")] == ["carol@customer.test"]
+            rows, text = outbox(desk)
+            assert "BREAKER TRIPPED" not in text
+            assert [r.status for r in rows].count("sent") == 6
+            suppressed = [r for r in rows if r.status == "suppressed"]  # `outbox list` clips the reason
+            assert len(suppressed) == 15 and {r.to[-12:] for r in suppressed} == {"@victim.test"}
+            assert all(r.reason.startswith("rate limit: 5 automatic mails an hour to addresses at victi")
+                       for r in suppressed)
+            tickets = [r for r in export(desk) if r["type"] == "ticket"]
+            assert len(tickets) == 24  # every forged mail is still there for agents to see
+            assert len([t for t in tickets if t["requester"]["email"].endswith("@bank.test")]) == 3
+            explained = cli_ok(desk, "explain", str(next(t["number"] for t in tickets
+                                                         if t["requester"]["email"] == "security0@bank.test")))
+            assert "mail not sent: acknowledgement to the requester: the sender failed DMARC at mx.helpdesk.test" \
+                in explained
+        finally:
+            desk.stop()
+
+
+def submit_raw(port: int, sender: str, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.sendmail(sender, [DESK], raw)

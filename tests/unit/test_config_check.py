@@ -87,7 +87,8 @@ def test_show_names_each_settings_source_and_never_a_secret(tmp_path: Path, monk
     (tmp_path / "mailhelpdesk.yaml").write_text(GOOD.replace("database_url: sqlite:///tmp/x.sqlite3\n", "")
                                                 + "smtp_port: 2526\n")
     for name, value in {"MAILHELPDESK_WEB_PORT": "9000", "BILLING_IMAP": "imap-password-123",
-                        "MAILHELPDESK_SECRET_KEY": "k" * 40}.items():
+                        "MAILHELPDESK_SECRET_KEY": "k" * 40,
+                        "MAILHELPDESK_METRICS_TOKEN": "scrape-token-0123456789"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("MAILHELPDESK_CONFIG", raising=False)
     out = io.StringIO()
@@ -101,4 +102,5 @@ def test_show_names_each_settings_source_and_never_a_secret(tmp_path: Path, monk
     assert "secret_key = (set)  # env MAILHELPDESK_SECRET_KEY" in lines
     assert "subject_match_days = 30  # default" in lines
     assert "password: (set)" in shown
-    assert "imap-password-123" not in shown and "k" * 40 not in shown
+    assert "metrics_token = (set)  # env MAILHELPDESK_METRICS_TOKEN" in lines
+    assert "imap-password-123" not in shown and "k" * 40 not in shown and "scrape-token" not in shown

@@ -179,7 +179,7 @@ class PersistStep:
             return
         moment = self._moment(ctx)
         await self.service.customer_replied(ticket, ctx.stored_ticket, ctx.rules, _actor(ctx), moment,
-                                            ctx.inbound_id, self._when(ctx), ctx.quiet)
+                                            ctx.inbound_id, self._when(ctx), ctx.quiet, reopens=not ctx.stays_closed)
         signal = _signal(ctx)
         await self.repo.event("message.customer_reply", signal, ticket_id=ticket.id, inbound_id=ctx.inbound_id,
                               at=moment.now)

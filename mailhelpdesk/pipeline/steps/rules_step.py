@@ -7,6 +7,7 @@ fired rule. Automatic mail (auto-replies, bounces) and survey scores trigger no 
 only looks automated does, but reopens nothing.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -20,11 +21,16 @@ from mailhelpdesk.rules.ruleset import RuleSet
 from mailhelpdesk.store.repository import Repository, StoredTicket
 
 
+def _untimed(seconds: float) -> None:
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class RulesStep:
     repo: Repository
     rules: Callable[[], RuleSet]  # the current rules (the file may be reloaded while running)
     name: str = "rules"
+    timed: Callable[[float], None] = _untimed  # told how long each evaluation took (the metrics)
 
     async def run(self, ctx: MailContext) -> Outcome:
         ticket = ctx.thread.ticket if ctx.thread else None
@@ -42,8 +48,10 @@ class RulesStep:
         company, tier = (stored.company, stored.tier) if stored else (ctx.sender.company_name, ctx.sender.company_tier)
         facts = MailFacts(ctx.parsed, ctx.mailbox.name, company, tier, state, at,
                           ruleset.sla_calendar, created_at=stored.created_at if stored else at)
+        started = time.perf_counter()
         result = run_rules(ruleset, event, facts, state, tier, at, stored.sla() if stored else None,
                            stored.state.status if stored else None)
+        self.timed(time.perf_counter() - started)
         if result.after.spam:
             return Ignore(f"spam, by rule {result.spam_rule or '?'!r}")
         ctx.rules, ctx.stored_ticket = result, stored
@@ -53,7 +61,7 @@ class RulesStep:
     def _state(ctx: MailContext, stored: StoredTicket | None) -> TicketState:
         if stored is None:
             return TicketState(line=ctx.mailbox.line, team=ctx.mailbox.team)
-        if stored.state.status in REOPENED_BY_REPLY and not ctx.quiet:  # machine-sent or late mail reopens nothing
+        if stored.state.status in REOPENED_BY_REPLY and not ctx.stays_closed:  # machine-sent or late mail
             return replace(stored.state, status=TicketStatus.OPEN.value)  # the reply reopens it (persist)
         return stored.state
 
