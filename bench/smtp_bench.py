@@ -17,6 +17,7 @@ This is a benchmark, not a test: it is not run by CI and asserts nothing.
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -128,7 +129,7 @@ def write_config(workdir: Path, smtp_port: int, web_port: int, database_url: str
 
 
 @contextmanager
-def serving(workdir: Path, database_url: str) -> Iterator[int]:
+def serving(workdir: Path, database_url: str) -> Iterator[tuple[int, int, int]]:
     smtp_port, web_port = free_port(), free_port()
     config = write_config(workdir, smtp_port, web_port, database_url)
     log = (workdir / "serve.log").open("wb")
@@ -136,7 +137,7 @@ def serving(workdir: Path, database_url: str) -> Iterator[int]:
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(smtp_port, proc)
-        yield smtp_port
+        yield smtp_port, web_port, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -217,7 +218,7 @@ def run_floor(workdir: Path, mails: Sequence[bytes], clients: int) -> Burst:
 
 def run_ours(workdir: Path, mails: Sequence[bytes], clients: int, database_url: str) -> dict[str, float]:
     url = database_url or f"sqlite://{workdir / f'ours-{clients}.db'}"
-    with serving(workdir, url) as port:
+    with serving(workdir, url) as (port, _, _):
         sent = burst(port, mails, clients)
         burst_end = time.time()
         done = processed_times(url, list(sent.answered))
@@ -230,8 +231,69 @@ def run_ours(workdir: Path, mails: Sequence[bytes], clients: int, database_url: 
     }
 
 
+def large_mail(megabytes: int) -> bytes:
+    """A mail with one attachment of about ``megabytes`` (random, base64 as a mail client writes it)."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Big Sender <big@example.org>", SUPPORT, "Scans of the contract"
+    msg["Message-ID"] = "<large-1@example.org>"
+    msg.set_content("The scans are attached.\n")
+    msg.add_attachment(os.urandom(megabytes * 1024 * 1024 * 3 // 4), maintype="application", subtype="pdf",
+                       filename="scans.pdf")
+    return _crlf(msg.as_bytes())
+
+
+def _crlf(raw: bytes) -> bytes:
+    """Line ends as an MTA sends them (smtplib passes bytes on as they are)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_large(workdir: Path, megabytes: int, database_url: str) -> dict[str, float]:
+    """One large mail into serve: its peak RSS before and after, how long the loop stopped
+    answering (the longest wait for /healthz while the mail is received and processed), and
+    the time from 250 to its ticket."""
+    url = database_url or f"sqlite://{workdir / 'large.db'}"
+    raw = large_mail(megabytes)
+    with serving(workdir, url) as (port, web_port, pid):
+        before = peak_rss_mb(pid)
+        stalls: list[float] = []
+        done = threading.Event()
+        prober = threading.Thread(target=_probe, args=(web_port, stalls, done))
+        prober.start()
+        with smtplib.SMTP("127.0.0.1", port, timeout=300) as client:
+            client.sendmail("big@example.org", [SUPPORT], raw)
+        answered = time.time()
+        times = processed_times(url, [1])
+        done.set()
+        prober.join()
+        after = peak_rss_mb(pid)
+    return {"mail_mb": len(raw) / 1024 / 1024, "rss_before_mb": before, "rss_peak_mb": after,
+            "longest_stall_s": max(stalls, default=float("nan")),
+            "to_ticket_s": times.get(1, float("nan")) - answered}
+
+
+def _probe(web_port: int, stalls: list[float], done: threading.Event) -> None:
+    import urllib.request
+
+    while not done.is_set():
+        started = time.perf_counter()
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=60).read()
+        stalls.append(time.perf_counter() - started)
+        time.sleep(0.05)
+
+
 def corpus(messages: int) -> list[bytes]:
-    return list(itertools.islice(Generator(CorpusSpec(messages=messages, support_address=SUPPORT)), messages))
+    return [_crlf(raw) for raw in itertools.islice(Generator(CorpusSpec(messages=messages, support_address=SUPPORT)),
+                                                    messages)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -240,7 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", default="8,20", help="comma-separated numbers of concurrent clients")
     parser.add_argument("--database-url", default="", help="default: a SQLite file in the work dir")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--large-mb", type=int, default=0, help="instead: one mail of this many MB")
     args = parser.parse_args(argv)
+    if args.large_mb:
+        with tempfile.TemporaryDirectory(prefix="mhd-smtp-bench-") as tmp:
+            figures = run_large(Path(tmp), args.large_mb, args.database_url)
+        print(", ".join(f"{k} {v:.2f}" for k, v in figures.items()))
+        return 0
     mails = corpus(args.messages)
     print(f"{platform.python_version()} on {os.cpu_count()} CPUs; {len(mails)} mails, "
           f"{sum(map(len, mails)) / len(mails) / 1024:.1f} KiB on average")

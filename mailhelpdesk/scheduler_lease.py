@@ -47,8 +47,8 @@ class PostgresLease:
             if self._connection is None or self._connection.is_closed():
                 self._connection = await asyncpg.connect(self._dsn, timeout=10)
             return bool(await self._connection.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY))
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot reach the database for the scheduler lease: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach it: stand by and try again
+            log.warning("cannot reach the database for the scheduler lease: %s: %s", type(exc).__name__, exc)
             await self.release()
             return False
 

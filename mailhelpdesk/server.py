@@ -25,6 +25,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -34,7 +35,7 @@ from mailhelpdesk.commands.companies import seed_companies
 from mailhelpdesk.config import Settings
 from mailhelpdesk.errors import MailHelpdeskError
 from mailhelpdesk.ingest.imap import ImapFetcher
-from mailhelpdesk.ingest.smtp import Connections, LmtpHandler, SmtpHandler, start_smtp
+from mailhelpdesk.ingest.smtp import Connections, DataBudget, LmtpHandler, SmtpHandler, start_smtp
 from mailhelpdesk.outbound.send_loop import SendLoop
 from mailhelpdesk.pipeline.worker import InboundWorker
 from mailhelpdesk.roles import ROLES
@@ -49,38 +50,50 @@ log = logging.getLogger(__name__)
 
 
 def serve(settings: Settings, roles: frozenset[str] = frozenset(ROLES)) -> int:
-    asyncio.run(_serve(settings, roles))
-    return 0
+    """0 after a signal and a clean drain; 1 when a part of the service ended by itself (the
+    service manager then starts it again rather than leave it half working)."""
+    return asyncio.run(_serve(settings, roles))
 
 
-async def _serve(settings: Settings, roles: frozenset[str]) -> None:
+async def _serve(settings: Settings, roles: frozenset[str]) -> int:
     await open_database(settings.database_url)
     try:
         runtime = build_runtime(settings)
         runtime.rules.load()  # refuse to start on a broken rules file, listing its problems
         if settings.rules_file is not None:
             await seed_companies(runtime, settings.rules_file)
+        # Each IMAP mailbox keeps a thread waiting in IDLE: the default pool (CPUs + 4) would run out.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(len(settings.mailboxes) + 8))
         service = _Service(runtime, roles)
         await service.start()
         log.warning("serving %s: %s", ", ".join(r for r in ROLES if r in roles), service.where())
-        await _until_signal(service.web_task)
+        ended = await _until_signal(service.watched())
         await service.stop()
+        return 1 if ended else 0
     finally:
         await close_database()
 
 
-async def _until_signal(web: "asyncio.Task[None] | None") -> None:
-    """Wait for SIGTERM or SIGINT (or the web server ending on its own). The handlers stay until
-    the process ends: a second signal during the drain must not kill the mail being finished."""
+async def _until_signal(parts: "list[asyncio.Task[None]]") -> str:
+    """Wait for SIGTERM or SIGINT, or for a part of the service to end by itself (its name is
+    returned). The handlers stay until the process ends: a second signal during the drain must
+    not kill the mail being finished."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     waiting = asyncio.create_task(stopping.wait())
     try:
-        await asyncio.wait([waiting, *([web] if web else [])], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([waiting, *parts], return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiting.cancel()
+    ended = next((t for t in done if t is not waiting), None)
+    if ended is None:
+        return ""
+    failure = None if ended.cancelled() else ended.exception()
+    log.error("%s stopped by itself (%s); stopping the service", ended.get_name(),
+              f"{type(failure).__name__}: {failure}" if failure else "no error")
+    return ended.get_name()
 
 
 class _WebServer(uvicorn.Server):
@@ -122,7 +135,8 @@ class _Service:
             self._start_web(settings, web_socket)
 
     async def _listen_for_mail(self, settings: Settings) -> None:
-        self.connections = Connections(settings.smtp_max_connections, settings.smtp_max_connections_per_client)
+        self.connections = Connections(settings.smtp_max_connections, settings.smtp_max_connections_per_client,
+                                       DataBudget(4 * settings.max_message_bytes))
         ports = [(SmtpHandler, "SMTP", settings.smtp_host, settings.smtp_port, False)]
         if settings.lmtp_port:
             ports.append((LmtpHandler, "LMTP", settings.lmtp_host, settings.lmtp_port, True))
@@ -159,6 +173,10 @@ class _Service:
                 ImapFetcher(box, runtime.intake, ImapStates(), utc_now).run_forever(self._accepted),
                 name=f"imap:{box.name}") for box in settings.mailboxes if box.imap is not None]
 
+    def watched(self) -> "list[asyncio.Task[None]]":
+        """The parts that run until the service stops: any of them ending means trouble."""
+        return [*self.tasks.values(), *self.fetchers, *([self.web_task] if self.web_task else [])]
+
     def _processed(self) -> None:
         if self.sender is not None:
             self.sender.ring()
@@ -194,7 +212,8 @@ class _Service:
         for handler in self.handlers:
             handler.draining = True
         await self._close_listeners()
-        await _cancelled(self.fetchers)
+        for fetcher in self.fetchers:
+            fetcher.cancel()  # awaited last: logging out of a slow server must not eat the drain
         await self.connections.drain(max(0.0, deadline - time.monotonic()))
         if self.worker is not None:
             self.worker.stop()
@@ -205,6 +224,8 @@ class _Service:
             self.sender.stop()
         await _finished(self.tasks.pop("sender", None), deadline)
         await _finished(self.web_task, deadline)
+        if self.fetchers:
+            await asyncio.wait(self.fetchers, timeout=max(1.0, deadline - time.monotonic()))
         log.warning("stopped")
 
     async def _close_listeners(self) -> None:

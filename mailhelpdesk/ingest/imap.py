@@ -30,6 +30,7 @@ from mailhelpdesk.config import ImapSettings, MailboxSettings
 from mailhelpdesk.errors import MailHelpdeskError
 from mailhelpdesk.intake import Intake
 from mailhelpdesk.store.imap_state import ImapStates
+from mailhelpdesk.store.transactions import transaction
 
 log = logging.getLogger(__name__)
 
@@ -201,20 +202,23 @@ class ImapFetcher:
 
     async def _store(self, client: IMAPClient, chunk: Sequence[int], validity: int,
                      accepted: Callable[[int], None]) -> tuple[int, int]:
-        """Fetch and store ``chunk``; (fetched, new)."""
+        """Fetch and store ``chunk`` in one commit (a commit per mail would cost most of the time);
+        (fetched, new). The worker hears of the new rows only once they are committed."""
         data: dict[int, dict[bytes, Any]] = await asyncio.to_thread(client.fetch, chunk, ["BODY.PEEK[]"])
-        imap, fetched, new = self.settings, 0, 0
-        for uid in chunk:
-            raw = data.get(uid, {}).get(b"BODY[]")
-            if not isinstance(raw, bytes):
-                continue  # expunged by someone else since the search
-            source = f"imap:{imap.username}@{imap.host}/{imap.folder};UIDVALIDITY={validity};UID={uid}"
-            inbound_id, pending = await self.intake.accept(self.box.name, raw, source)
-            fetched += 1
-            if pending:
-                new += 1
-                accepted(inbound_id)
-        return fetched, new
+        imap, fetched, pending_ids = self.settings, 0, []
+        async with transaction():
+            for uid in chunk:
+                raw = data.get(uid, {}).get(b"BODY[]")
+                if not isinstance(raw, bytes):
+                    continue  # expunged by someone else since the search
+                source = f"imap:{imap.username}@{imap.host}/{imap.folder};UIDVALIDITY={validity};UID={uid}"
+                inbound_id, pending = await self.intake.accept(self.box.name, raw, source)
+                fetched += 1
+                if pending:
+                    pending_ids.append(inbound_id)
+        for inbound_id in pending_ids:
+            accepted(inbound_id)
+        return fetched, len(pending_ids)
 
     async def _failed(self, folder: str, error: str) -> FetchReport:
         try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, syntax
 
 from mailhelpdesk.addresses import base_address
 from mailhelpdesk.intake import Intake
@@ -80,7 +80,8 @@ class SmtpHandler:
     async def _store(self, mailbox: str, raw: bytes, session: Session, envelope: Envelope) -> int | None:
         """Commit the bytes for one mailbox; the row's id if it waits for processing."""
         peer = session.peer[0] if session.peer else "?"
-        inbound_id, pending = await self.intake.accept(mailbox, raw, f"{self.protocol}:{peer}:{envelope.mail_from}")
+        source = f"{self.protocol}:{peer}:{_header_safe(envelope.mail_from)}"  # any bytes a client sent: made safe
+        inbound_id, pending = await self.intake.accept(mailbox, raw, source)
         if not pending:
             return None
         self.accepted(inbound_id)
@@ -116,12 +117,14 @@ class LmtpHandler(SmtpHandler):
 
 
 def _delivered(envelope: Envelope) -> bytes | None:
-    """The bytes to store: as the final delivery agent we add Return-Path (RFC 5321 4.4);
-    a null sender marks bounces."""
+    """The bytes to store, Return-Path included (``_Limited.smtp_DATA`` writes it first)."""
     content = envelope.original_content
-    if not isinstance(content, bytes):
-        return None
-    return f"Return-Path: <{_header_safe(envelope.mail_from)}>\r\n".encode() + content
+    return content if isinstance(content, bytes) else None
+
+
+def return_path(address: str | None) -> bytes:
+    """As the final delivery agent we add Return-Path (RFC 5321 4.4); a null sender marks bounces."""
+    return f"Return-Path: <{_header_safe(address)}>\r\n".encode()
 
 
 def _header_safe(address: str | None) -> str:
@@ -131,11 +134,31 @@ def _header_safe(address: str | None) -> str:
 
 
 @dataclass
+class DataBudget:
+    """The bytes of mail being received by all connections at once: each is bounded by the size
+    limit, but fifty connections of one client would hold fifty of them."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+@dataclass
 class Connections:
-    """The open connections of the receivers, counted in all and per client address."""
+    """The open connections of the receivers, counted in all and per client address, and the
+    mail they are receiving."""
 
     max_total: int = 200
     max_per_client: int = 50
+    budget: DataBudget = field(default_factory=lambda: DataBudget(256 * 1024 * 1024))
     open: set[SMTP] = field(default_factory=set)
     per_client: Counter[str] = field(default_factory=Counter)
 
@@ -173,11 +196,13 @@ def _idle(session: SMTP) -> bool:
 
 
 async def _say_goodbye(session: SMTP) -> None:
+    """421 and close, without waiting for the client to read it: one that stops reading must not
+    hold the shutdown."""
     transport = session.transport
     if transport is None or transport.is_closing():
         return
     with contextlib.suppress(ConnectionError, RuntimeError):
-        await session.push(SHUTTING_DOWN)
+        transport.write(SHUTTING_DOWN.encode() + b"\r\n")  # type: ignore[attr-defined]
     transport.close()
 
 
@@ -209,6 +234,73 @@ class _Limited:
             self.transport.close()  # type: ignore[attr-defined]
             return
         await super()._handle_client()  # type: ignore[misc]
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA read into one buffer that starts with our Return-Path: aiosmtpd's own keeps every
+        line as an object of its own and joins them at the end, four times the mail in memory."""
+        session: Any = self
+        if await session.check_helo_needed() or await session.check_auth_needed("DATA"):
+            return
+        if not session.envelope.rcpt_tos:
+            await session.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await session.push("501 Syntax: DATA")
+            return
+        await session.push("354 End data with <CR><LF>.<CR><LF>")
+        replies = len(session.envelope.rcpt_tos) if isinstance(self, LMTP) else 1  # LMTP: one per recipient
+        budget = self._connections.budget
+        content, refusal, taken = await _read_data(session._reader, return_path(session.envelope.mail_from),
+                                                   session.data_size_limit, budget)
+        try:
+            if refusal:
+                session._set_post_data_state()
+                await session.push("\r\n".join([refusal] * replies))
+                return
+            session.envelope.original_content = session.envelope.content = content
+            status = await session._call_handler_hook("DATA")
+            session._set_post_data_state()
+            await session.push(status)
+        finally:
+            budget.give(taken)
+
+
+async def _read_data(reader: asyncio.StreamReader, head: bytes, limit: int,
+                     budget: DataBudget) -> tuple[bytes, str, int]:
+    """The mail up to the lone dot, dot-unstuffed, after ``head``, and the bytes taken from
+    ``budget`` for it; or why it is refused (read to its end all the same, so the session goes
+    on: RFC 5321 4.2.5)."""
+    buffer, refusal, line_start, taken = bytearray(head), "", True, 0
+    while True:
+        try:
+            piece = await reader.readuntil(b"\r\n")
+        except asyncio.LimitOverrunError as overrun:  # a line longer than the reader holds: dropped
+            await reader.readexactly(overrun.consumed)
+            refusal, line_start = refusal or "500 5.5.2 Line too long", False
+            continue
+        if line_start and piece == b".\r\n":
+            break
+        if line_start and piece.startswith(b"."):
+            piece = piece[1:]
+        line_start = True
+        if not refusal:
+            refusal = _refusal(len(buffer) - len(head) + len(piece), limit, budget, len(piece))
+        if refusal:  # read on to the end, keeping nothing
+            budget.give(taken)
+            buffer, taken = bytearray(), 0
+            continue
+        buffer += piece
+        taken += len(piece)
+    return (b"" if refusal else bytes(buffer)), refusal, taken
+
+
+def _refusal(size: int, limit: int, budget: DataBudget, more: int) -> str:
+    if limit and size > limit:
+        return "552 5.3.4 Message too big"
+    if not budget.take(more):
+        return "452 4.3.1 Too much mail being received at once, please try again later"
+    return ""
 
 
 class _LimitedSmtp(_Limited, SMTP):

@@ -179,6 +179,9 @@ def _unquote(value: str) -> str:
     return value
 
 
+_HEADER_SCAN = 256 * 1024
+
+
 def header_fields(raw: bytes) -> list[tuple[str, str]]:
     """The header fields of a raw message in order: (lowercase name, unfolded value)."""
     fields: list[tuple[str, str]] = []
@@ -195,7 +198,9 @@ def header_fields(raw: bytes) -> list[tuple[str, str]]:
 
 
 def _header_lines(raw: bytes) -> Iterator[str]:
-    """The lines of the header section: up to the first empty line."""
+    """The lines of the header section: up to the first empty line (within the first 256 KiB:
+    a mail without one must not be decoded whole for this)."""
+    raw = raw[:_HEADER_SCAN]
     ends = [at for at in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if at >= 0]
     head = raw[:min(ends)] if ends else raw
     yield from re.split(r"\r?\n", head.decode("utf-8", "replace"))

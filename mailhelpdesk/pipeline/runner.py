@@ -56,6 +56,7 @@ class _Job:
     preparsed: ParsedMail | None = None  # valid for the first attempt only: steps change the parsed mail
     received: datetime | None = None  # when an archive says it was delivered
     savepoint: bool = True  # False: a failure raises ``TransactionSpoiled`` (the caller redoes its batch)
+    in_batch: bool = False  # inside a caller's transaction of several mails: a deadlock ends it (BatchConflict)
 
 
 @dataclass(slots=True)
@@ -68,6 +69,11 @@ class _Attempt:
 
 class AlreadyStored(Exception):
     """New bytes turned out to be stored already (the unique key on mailbox and digest)."""
+
+
+class BatchConflict(Exception):
+    """A mail of a batch deadlocked with another worker's transaction: the batch must be rolled
+    back whole (its locks released) and its mails done one at a time."""
 
 
 class TransactionSpoiled(Exception):
@@ -102,12 +108,14 @@ class Pipeline:
     observer: Callable[[ProcessResult, float], None] = _unobserved
 
     async def process(self, inbound_id: int, loaded: tuple[str, bytes, datetime] | None = None,
-                      preparsed: ParsedMail | None = None) -> ProcessResult:
+                      preparsed: ParsedMail | None = None, in_batch: bool = False) -> ProcessResult:
         """Process one accepted message; ``loaded`` (mailbox, raw, accepted_at) saves re-reading it,
-        ``preparsed`` (those bytes parsed elsewhere, e.g. in a worker process) parsing them here."""
+        ``preparsed`` (those bytes parsed elsewhere, e.g. in a worker process) parsing them here.
+        ``in_batch``: the caller's transaction holds other mails' work, and a deadlock with another
+        worker raises ``BatchConflict`` (retrying inside it would meet the same locks again)."""
         mailbox, raw, accepted_at = loaded or await self.repo.inbound_raw(inbound_id)
         return await self._process(_Job(self._box(mailbox), raw, accepted_at, inbound_id=inbound_id,
-                                        preparsed=preparsed))
+                                        preparsed=preparsed, in_batch=in_batch))
 
     async def process_new(self, mailbox: str, raw: bytes, source: str, accepted_at: datetime,
                           preparsed: ParsedMail | None = None, received: datetime | None = None,
@@ -154,7 +162,9 @@ class Pipeline:
                 result = await self._attempt(job, ctx, current)
             except AlreadyStored:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the one catch-all on the mail path, by design
+            except Exception as exc:  # the one catch-all on the mail path, by design
+                if job.in_batch and _deadlock(exc):
+                    raise BatchConflict(f"inbound {job.inbound_id}: {type(exc).__name__}") from exc
                 if _write_conflict(exc) and attempt < _ATTEMPTS:
                     log.info("inbound %s: write conflict in %s (%s), retrying", job.inbound_id, current.step, exc)
                     await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
@@ -254,9 +264,12 @@ class Pipeline:
 def _write_conflict(exc: BaseException) -> bool:
     """Another writer got in the way, and doing the mail again settles it: the same company,
     contact or ticket number created meanwhile (a unique key), or on PostgreSQL a deadlock or
-    serialization failure between two workers' transactions (SQLSTATE class 40)."""
-    if isinstance(exc, IntegrityError):
-        return True
+    serialization failure between two workers' transactions."""
+    return isinstance(exc, IntegrityError) or _deadlock(exc)
+
+
+def _deadlock(exc: BaseException) -> bool:
+    """PostgreSQL's SQLSTATE class 40 (deadlock, serialization failure), however wrapped."""
     cause: BaseException | None = exc
     while cause is not None:
         if str(getattr(cause, "sqlstate", "")).startswith("40"):

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailhelpdesk.intake import Intake
+from mailhelpdesk.mail.parse import ParsedMail, parse_mail
 from mailhelpdesk.pipeline.parse_ahead import ParseAhead
 from mailhelpdesk.store.repository import PendingInbound, transaction
 
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 BATCH_MAILS = 50
 BATCH_BYTES = 32 * 1024 * 1024
 BATCH_SECONDS = 0.5
+LARGE_MAIL = 1024 * 1024
 _MAX_BACKOFF = 60.0
+_FORGET_AFTER = 600.0
 
 
 @dataclass
@@ -98,7 +101,7 @@ class InboundWorker:
         repo, rows = self.intake.repo, []
         try:
             async with transaction():
-                rows = self._ready(await repo.claim_pending(BATCH_MAILS + len(self._held), BATCH_BYTES))
+                rows = await repo.claim_pending(BATCH_MAILS, BATCH_BYTES, self._holding())
                 done = await self._process(rows, ahead)
             return done
         except Exception:
@@ -107,9 +110,13 @@ class InboundWorker:
                 raise
         return await self._one_by_one(rows)
 
-    def _ready(self, rows: list[PendingInbound]) -> list[PendingInbound]:
+    def _holding(self) -> list[int]:
+        """Rows still held back. A row held long ago and never seen again was processed elsewhere
+        (or replayed): forgotten, so the list stays short."""
         now = time.monotonic()
-        return [r for r in rows if self._held.get(r.inbound_id, (0.0, 0))[0] <= now][:BATCH_MAILS]
+        for inbound_id in [i for i, (until, _) in self._held.items() if until < now - _FORGET_AFTER]:
+            del self._held[inbound_id]
+        return [i for i, (until, _) in self._held.items() if until > now]
 
     async def _process(self, rows: list[PendingInbound], ahead: ParseAhead | None) -> int:
         started, done = time.monotonic(), 0
@@ -120,9 +127,9 @@ class InboundWorker:
             for row in rows:
                 if done and time.monotonic() - started > BATCH_SECONDS:
                     break  # the rest stay accepted for the next batch: other writers have waited enough
-                preparsed = await ahead.take(row.raw) if ahead is not None else None
+                preparsed = await ahead.take(row.raw) if ahead is not None else await self._off_loop(row.raw)
                 await self.intake.pipeline.process(row.inbound_id, (row.mailbox, row.raw, row.accepted_at),
-                                                   preparsed)
+                                                   preparsed, in_batch=True)
                 done += 1
         finally:
             if ahead is not None:
@@ -130,6 +137,13 @@ class InboundWorker:
         for row in rows[:done]:
             self._held.pop(row.inbound_id, None)
         return done
+
+    async def _off_loop(self, raw: bytes) -> ParsedMail | None:
+        """Without a parse worker, a large mail is parsed in a thread: the loop keeps answering
+        SMTP and the panel meanwhile (small ones cost less than the hand-over)."""
+        if LARGE_MAIL < len(raw) <= self.max_message_bytes:
+            return await asyncio.to_thread(parse_mail, raw)
+        return None
 
     async def _one_by_one(self, rows: list[PendingInbound]) -> int:
         """Each mail in its own transaction, until one fails: that one is held back (with a growing

@@ -196,16 +196,17 @@ class Repository:
         row = await Inbound.get(id=inbound_id).only("id", "mailbox", "raw_message", "accepted_at")
         return row.mailbox, bytes(row.raw_message), row.accepted_at
 
-    async def claim_pending(self, limit: int, max_bytes: int) -> list[PendingInbound]:
+    async def claim_pending(self, limit: int, max_bytes: int, skip: Sequence[int] = ()) -> list[PendingInbound]:
         """The oldest accepted rows, at most ``limit`` of them and about ``max_bytes`` (at least
         one), each with its bytes. Inside a transaction on PostgreSQL the rows stay locked until
         it ends, and rows another worker holds are skipped rather than waited for (SKIP LOCKED);
         on SQLite one writer runs at a time and a row processed meanwhile is not claimed again
-        (see ``claim_inbound``)."""
+        (see ``claim_inbound``). Rows in ``skip`` (held back by the caller) are left alone."""
         lock = " FOR UPDATE SKIP LOCKED" if self._sql.postgres else ""
+        held = f' AND "id" NOT IN ({", ".join("?" * len(skip))})' if skip else ""
         sized = await self._sql.rows(
-            f'SELECT "id", "size" FROM "inbound" WHERE "state" = ? ORDER BY "id" LIMIT ?{lock}',
-            InboundState.ACCEPTED.value, limit)
+            f'SELECT "id", "size" FROM "inbound" WHERE "state" = ?{held} ORDER BY "id" LIMIT ?{lock}',
+            InboundState.ACCEPTED.value, *skip, limit)
         ids: list[int] = []
         total = 0
         for inbound_id, size in sized:

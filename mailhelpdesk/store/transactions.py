@@ -10,6 +10,7 @@ sender, a fetcher) would never recover once the database is back. Here the task'
 connections are put back as they were whenever entering or leaving fails.
 """
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -45,7 +46,7 @@ async def _leave(context: Any, saved: dict[str, Any], exc: BaseException | None)
     tb: TracebackType | None = exc.__traceback__ if exc is not None else None
     try:
         await context.__aexit__(type(exc) if exc is not None else None, exc, tb)
-    except BaseException:
+    except BaseException as failure:
         connections._set_storage(saved)
-        if exc is None:
+        if exc is None or isinstance(failure, asyncio.CancelledError):
             raise

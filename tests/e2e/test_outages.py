@@ -141,7 +141,7 @@ def _folder(dovecot: Dovecot, user: str, folder: str) -> int:
 @pytest.mark.postgres
 def test_an_unavailable_database_loses_nothing_and_imap_mail_stays_until_stored(
         pg_server: Any, postgres_url: str, tmp_path: Path) -> None:
-    count, name = 1000, postgres_url.rsplit("/", 1)[1]
+    count, name = 2000, postgres_url.rsplit("/", 1)[1]
     with running_dovecot({"desk": "imap secret"}) as dovecot:
         (tmp_path / "imap.password").write_text("imap secret\n")
         imap = {"host": "127.0.0.1", "port": dovecot.port, "security": "none", "username": "desk",

@@ -14,7 +14,7 @@ import pytest
 from tortoise import Tortoise
 
 from mailhelpdesk.app import Runtime
-from mailhelpdesk.ingest.smtp import Connections, LmtpHandler, SmtpHandler, start_smtp
+from mailhelpdesk.ingest.smtp import Connections, DataBudget, LmtpHandler, SmtpHandler, start_smtp
 from mailhelpdesk.store.models import Inbound
 
 RAW = (b"From: Ivan <ivan@acme.com>\r\nTo: support@example.com\r\nSubject: printer\r\n"
@@ -28,14 +28,15 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def receiver(rt: Runtime, lmtp: bool = False, connections: Connections | None = None,
+async def receiver(rt: Runtime, lmtp: bool = False, connections: Connections | None = None, max_bytes: int = 0,
                    **handler_args: Any) -> AsyncIterator[tuple[int, SmtpHandler, Connections]]:
     kind = LmtpHandler if lmtp else SmtpHandler
     rung: list[int] = []
     handler = kind(rt.intake, {b.address: b.name for b in rt.settings.mailboxes}, rung.append, **handler_args)
     limits = connections or Connections()
     port = _free_port()
-    server = await start_smtp(handler, "127.0.0.1", port, rt.settings.max_message_bytes, limits, lmtp=lmtp)
+    server = await start_smtp(handler, "127.0.0.1", port, max_bytes or rt.settings.max_message_bytes, limits,
+                              lmtp=lmtp)
     try:
         yield port, handler, limits
     finally:
@@ -167,6 +168,29 @@ def _send_raw(port: int, raw: bytes) -> int:
         return int(client.data(raw)[0])
 
 
+def _two_mails_on_one_connection(port: int, first: bytes, second: bytes) -> list[int]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo()
+        codes = []
+        for raw in (first, second):
+            client.mail("ivan@acme.com")
+            client.rcpt("support@example.com")
+            try:
+                codes.append(int(client.data(raw)[0]))
+            except smtplib.SMTPDataError as refused:
+                codes.append(refused.smtp_code)
+        return codes
+
+
+async def test_a_mail_over_the_size_limit_gets_552_and_the_session_goes_on(rt: Runtime) -> None:
+    big = RAW + b"x" * 5000 + b"\r\n"
+    async with receiver(rt, max_bytes=4000) as (port, _, _):
+        codes = await asyncio.to_thread(_two_mails_on_one_connection, port, big, RAW)
+    assert codes == [552, 250]  # read to its end and refused; the next mail on the connection is taken
+    [row] = await Inbound.all()
+    assert bytes(row.raw_message) == b"Return-Path: <ivan@acme.com>\r\n" + RAW
+
+
 async def test_a_storage_failure_is_451_and_one_log_line_without_a_traceback(
         rt: Runtime, caplog: pytest.LogCaptureFixture) -> None:
     await _fail_inserts_for("support")
@@ -221,3 +245,59 @@ async def test_while_draining_a_new_mail_transaction_gets_421(rt: Runtime) -> No
     async with receiver(rt) as (port, handler, _):
         handler.draining = True
         assert (await asyncio.to_thread(_mail_from, port)).startswith("421 4.3.2")
+
+
+def _raw_sender(port: int) -> str:
+    wire = Wire(port)
+    try:
+        wire.reply()
+        wire.send("EHLO client.example")
+        wire.sock.sendall(b"MAIL FROM:<caf\xe9\x00@acme.com>\r\n")  # not UTF-8, and a NUL
+        assert wire.reply().startswith("250")
+        assert wire.send("RCPT TO:<support@example.com>").startswith("250")
+        assert wire.send("DATA").startswith("354")
+        wire.sock.sendall(RAW + b".\r\n")
+        return wire.reply()
+    finally:
+        wire.close()
+
+
+async def test_an_envelope_sender_of_odd_bytes_is_stored_not_answered_451_forever(rt: Runtime) -> None:
+    async with receiver(rt) as (port, _, _):
+        reply = await asyncio.to_thread(_raw_sender, port)
+    assert reply.startswith("250"), reply  # a 451 here would be repeated until the sender bounces it
+    [row] = await Inbound.all()
+    assert "\x00" not in row.source and row.source.startswith("smtp:127.0.0.1:caf")
+    assert bytes(row.raw_message).startswith(b"Return-Path: <caf")
+
+
+def _lmtp_big(port: int, raw: bytes) -> list[str]:
+    wire = Wire(port)
+    try:
+        wire.reply()
+        wire.send("LHLO client.example")
+        wire.send("MAIL FROM:<ivan@acme.com>")
+        wire.send("RCPT TO:<support@example.com>")
+        wire.send("RCPT TO:<billing@example.com>")
+        assert wire.send("DATA").startswith("354")
+        wire.sock.sendall(raw + b".\r\n")
+        return [wire.reply(), wire.reply()]
+    finally:
+        wire.close()
+
+
+async def test_lmtp_refuses_a_mail_too_big_once_for_each_recipient(rt: Runtime) -> None:
+    big = RAW + b"x" * 5000 + b"\r\n"
+    async with receiver(rt, lmtp=True, max_bytes=4000) as (port, _, _):
+        replies = await asyncio.to_thread(_lmtp_big, port, big)
+    assert [r[:3] for r in replies] == ["552", "552"]  # an MTA waits for one reply per recipient
+    assert await Inbound.all().count() == 0
+
+
+async def test_more_mail_in_flight_than_the_budget_gets_452_and_the_budget_is_given_back(rt: Runtime) -> None:
+    limits = Connections(budget=DataBudget(3000))
+    big = RAW + b"x" * 5000 + b"\r\n"
+    async with receiver(rt, connections=limits) as (port, _, _):
+        codes = await asyncio.to_thread(_two_mails_on_one_connection, port, big, RAW)
+    assert codes == [452, 250]  # 452: the sender keeps the mail and tries again later
+    assert limits.budget.used == 0
