@@ -301,3 +301,30 @@ async def test_more_mail_in_flight_than_the_budget_gets_452_and_the_budget_is_gi
         codes = await asyncio.to_thread(_two_mails_on_one_connection, port, big, RAW)
     assert codes == [452, 250]  # 452: the sender keeps the mail and tries again later
     assert limits.budget.used == 0
+
+
+async def test_bare_line_feeds_are_taken_and_never_end_the_mail(rt: Runtime) -> None:
+    """A client that ends lines with LF alone (300 KB of them) is stored byte for byte, and a
+    bare-LF dot line inside it ends nothing: only CRLF.CRLF does (no mail smuggled behind it)."""
+    body = b"line of text\n" * 25_000 + b"\n.\nMAIL FROM:<boss@acme.com>\nRCPT TO:<billing@example.com>\n"
+    raw = b"From: Ivan <ivan@acme.com>\nTo: support@example.com\nSubject: bare\n\n" + body + b"\r\n"
+    async with receiver(rt) as (port, _, _):
+        reply = await asyncio.to_thread(_data_as_is, port, raw)
+    assert reply.startswith("250")
+    [row] = await Inbound.all()  # one mail: nothing after the bare-LF dot became a second one
+    assert bytes(row.raw_message) == b"Return-Path: <ivan@acme.com>\r\n" + raw
+
+
+def _data_as_is(port: int, raw: bytes) -> str:
+    """DATA with ``raw`` exactly as given (smtplib would dot-stuff after bare LFs too)."""
+    wire = Wire(port)
+    try:
+        wire.reply()
+        wire.send("EHLO client.example")
+        wire.send("MAIL FROM:<ivan@acme.com>")
+        wire.send("RCPT TO:<support@example.com>")
+        assert wire.send("DATA").startswith("354")
+        wire.sock.sendall(raw + b".\r\n")
+        return wire.reply()
+    finally:
+        wire.close()
