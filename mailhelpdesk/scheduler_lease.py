@@ -16,7 +16,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+
+from mailhelpdesk.store.db import asyncpg_dsn
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ class PostgresLease:
     """A session advisory lock, on a connection that lives as long as the lease."""
 
     def __init__(self, database_url: str) -> None:
-        parts = urlsplit(database_url)
-        self._dsn = urlunsplit(parts._replace(scheme="postgresql", query=""))
+        self._dsn = asyncpg_dsn(database_url)
         self._connection: Any = None
 
     async def acquire(self) -> bool:

@@ -5,7 +5,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
 from tortoise.backends.base import executor
@@ -75,9 +75,8 @@ async def _migrating_alone(database_url: str) -> AsyncIterator[None]:
         return
     import asyncpg  # type: ignore[import-untyped]
 
-    parts = urlsplit(database_url)
     try:
-        connection = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql", query="")), timeout=30)
+        connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=30)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         raise DBConnectionError(str(exc)) from exc
     try:
@@ -85,6 +84,23 @@ async def _migrating_alone(database_url: str) -> AsyncIterator[None]:
         yield
     finally:
         await connection.close()  # the lock goes with the session
+
+
+# The libpq connection options asyncpg reads from a DSN. The URL may also carry Tortoise's own
+# (minsize, maxsize …), which asyncpg would send to the server as settings it refuses.
+_LIBPQ_OPTIONS = frozenset({"sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "passfile",
+                            "target_session_attrs", "ssl_min_protocol_version", "ssl_max_protocol_version"})
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """A DSN for a connection of our own beside Tortoise's pool (locks that live as long as a
+    session), keeping the URL's TLS options: ``ssl=true`` as Tortoise takes it means ``sslmode=require``."""
+    parts = urlsplit(database_url)
+    options = [(k, v) for k, v in parse_qsl(parts.query) if k in _LIBPQ_OPTIONS]
+    if not any(k == "sslmode" for k, _ in options) and dict(parse_qsl(parts.query)).get("ssl", "").lower() in (
+            "true", "require", "1"):
+        options.append(("sslmode", "require"))
+    return urlunsplit(parts._replace(scheme="postgresql", query=urlencode(options)))
 
 
 def _sqlite_path(database_url: str) -> Path | None:

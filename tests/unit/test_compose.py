@@ -328,8 +328,8 @@ def test_customer_text_cannot_inject_headers(from_name: str, to_names: list[str]
     # Python 3.11's display-name parser keeps the space between adjacent encoded-words and
     # handles Unicode spaces loosely, so names are compared without whitespace.
     names = [squeeze(a.display_name) for a in message["To"].addresses]
-    assert names == [squeeze(expected_clean(name)) for name in to_names]
-    assert squeeze(message["From"].addresses[0].display_name) == squeeze(expected_clean(from_name))
+    assert names == [squeeze(expected_clean(name)[:200]) for name in to_names]  # names are cut at 200
+    assert squeeze(message["From"].addresses[0].display_name) == squeeze(expected_clean(from_name)[:200])
     assert message["From"].addresses[0].addr_spec == "support@helpdesk.example"
 
 
