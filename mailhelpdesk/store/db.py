@@ -1,6 +1,8 @@
 """Opening the database and applying migrations."""
 
+import asyncio
 import contextlib
+import fcntl
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -66,12 +68,13 @@ _MIGRATION_KEY = 0x6D68645F6D696772  # "mhd_migr"
 
 @contextlib.asynccontextmanager
 async def _migrating_alone(database_url: str) -> AsyncIterator[None]:
-    """Processes started together on one PostgreSQL database (``serve --role`` on several hosts)
-    migrate one at a time, under an advisory lock on a connection of its own; the others wait,
-    then find nothing left to do. SQLite runs one process (its own write lock settles the rare
-    second one, which fails to start and is started again by its service manager)."""
+    """Processes started together on one database (``serve --role``) migrate one at a time; the
+    others wait, then find nothing left to do. PostgreSQL: an advisory lock on a connection of
+    its own. SQLite: an exclusive flock on the database's directory (a lock file would be left
+    beside the database)."""
     if not database_url.startswith(("postgres://", "postgresql://")):
-        yield
+        async with _directory_locked(_sqlite_path(database_url)):
+            yield
         return
     import asyncpg  # type: ignore[import-untyped]
 
@@ -84,6 +87,19 @@ async def _migrating_alone(database_url: str) -> AsyncIterator[None]:
         yield
     finally:
         await connection.close()  # the lock goes with the session
+
+
+@contextlib.asynccontextmanager
+async def _directory_locked(path: Path | None) -> AsyncIterator[None]:
+    if path is None:
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing it lets the next one in
 
 
 # The libpq connection options asyncpg reads from a DSN. The URL may also carry Tortoise's own

@@ -158,3 +158,19 @@ def test_roles_share_one_postgresql_two_workers_and_one_active_scheduler(postgre
         assert asyncio.run(_pg_rows(postgres_url, 'SELECT count(*) FROM "ticket"')) == [(150,)]
         for serve in (serves[0], *serves[1:3], standby):
             assert serve.stop() == 0, serve.output()
+
+
+def test_two_processes_started_at_once_on_a_new_sqlite_file_share_the_work(tmp_path: Path) -> None:
+    """Both migrate the new database one after the other (a lock), and the worker of one process
+    turns the mail the other accepted into a ticket without being told."""
+    desk = Helpdesk(tmp_path / "fresh", database_url=f"sqlite://{tmp_path / 'fresh.sqlite3'}",
+                    smtp_port=free_port(), web_port=free_port())
+    smtp_port = setting(desk, "smtp_port")
+    with _processes(desk, ["worker", "intake,web"]) as (worker, intake):
+        intake.wait_listening(smtp_port)
+        _send_many(smtp_port, range(3))
+        until(lambda: len(desk.query('SELECT 1 FROM "ticket"')) == 3, 30,
+              lambda: worker.output() + intake.output())
+        for serve in (worker, intake):
+            assert serve.stop() == 0, serve.output()
+    assert not [p.name for p in tmp_path.iterdir() if "lock" in p.name]  # the lock leaves no file behind
