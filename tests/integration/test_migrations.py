@@ -85,3 +85,23 @@ async def test_a_populated_database_is_upgraded_to_the_sla_clock(empty_database_
         ticket = await Ticket.get(number=1000)
         assert (ticket.sla_policy, ticket.sla_policy_rule, ticket.sla_paused_seconds) == ("Standard", "", 0)
         assert (ticket.status_since, ticket.sla_paused_at) == (None, None)
+
+
+async def test_mail_stored_before_message_refs_is_found_by_its_late_parent_after_the_upgrade(
+        database_url: str, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    """0015 writes the references of mail stored before 0012 from its own columns."""
+    settings = make_settings(database_url, tmp_path, mailboxes=MAILBOXES)
+    parent = mail("Scanner jams", message_id="<parent-1@acme.com>")
+    answer = mail("Re: Scanner jams", message_id="<answer-1@acme.com>", in_reply_to="<parent-1@acme.com>")
+    async with running(settings) as rt:
+        number = await ingest(rt, answer)
+        await query('DELETE FROM "message_ref"')  # as a database from before 0012 has it
+        await query("DELETE FROM tortoise_migrations WHERE name = '0015_backfill_message_refs'")
+
+    async with running(settings) as rt:  # the upgrade
+        refs = await query('SELECT "ref" FROM "message_ref"')
+        # the answer's parent, and the acknowledgement's reference to the answer
+        assert sorted(r["ref"] for r in refs) == ["answer-1@acme.com", "parent-1@acme.com"]
+        result = await rt.intake.receive("support", parent, "test")
+
+    assert result is not None and (result.ticket_number, result.created_ticket) == (number, False)
