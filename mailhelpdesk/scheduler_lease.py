@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from mailhelpdesk.store.db import asyncpg_dsn
+from mailhelpdesk.store.db import own_connection
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,13 @@ class PostgresLease:
     """A session advisory lock, on a connection that lives as long as the lease."""
 
     def __init__(self, database_url: str) -> None:
-        self._dsn = asyncpg_dsn(database_url)
+        self._database_url = database_url
         self._connection: Any = None
 
     async def acquire(self) -> bool:
-        import asyncpg  # type: ignore[import-untyped]
-
         try:
             if self._connection is None or self._connection.is_closed():
-                self._connection = await asyncpg.connect(self._dsn, timeout=10)
+                self._connection = await own_connection(self._database_url, timeout=10)
             return bool(await self._connection.fetchval("SELECT pg_try_advisory_lock($1)", ADVISORY_KEY))
         except Exception as exc:  # noqa: BLE001 - any failure to reach it: stand by and try again
             log.warning("cannot reach the database for the scheduler lease: %s: %s", type(exc).__name__, exc)

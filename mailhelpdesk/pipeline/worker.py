@@ -128,8 +128,7 @@ class InboundWorker:
                 if done and time.monotonic() - started > BATCH_SECONDS:
                     break  # the rest stay accepted for the next batch: other writers have waited enough
                 preparsed = await ahead.take(row.raw) if ahead is not None else await self._off_loop(row.raw)
-                await self.intake.pipeline.process(row.inbound_id, (row.mailbox, row.raw, row.accepted_at),
-                                                   preparsed, in_batch=True)
+                await self.intake.pipeline.process(row.inbound_id, row.loaded, preparsed, in_batch=True)
                 done += 1
         finally:
             if ahead is not None:
@@ -152,7 +151,7 @@ class InboundWorker:
         for row in rows:
             try:
                 async with transaction():
-                    await self.intake.pipeline.process(row.inbound_id, (row.mailbox, row.raw, row.accepted_at))
+                    await self.intake.pipeline.process(row.inbound_id, row.loaded)
             except Exception as exc:
                 self.intake.repo.rolled_back()
                 failures = self._held.get(row.inbound_id, (0.0, 0))[1] + 1

@@ -76,11 +76,9 @@ async def _migrating_alone(database_url: str) -> AsyncIterator[None]:
         async with _directory_locked(_sqlite_path(database_url)):
             yield
         return
-    import asyncpg  # type: ignore[import-untyped]
-
     try:
-        connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=30)
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        connection = await own_connection(database_url, timeout=30)
+    except Exception as exc:  # refused, unreachable, bad password: all "cannot connect", said once
         raise DBConnectionError(str(exc)) from exc
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_KEY)
@@ -106,6 +104,14 @@ async def _directory_locked(path: Path | None) -> AsyncIterator[None]:
 # (minsize, maxsize …), which asyncpg would send to the server as settings it refuses.
 _LIBPQ_OPTIONS = frozenset({"sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "passfile",
                             "target_session_attrs", "ssl_min_protocol_version", "ssl_max_protocol_version"})
+
+
+async def own_connection(database_url: str, timeout: float) -> Any:
+    """A PostgreSQL connection beside Tortoise's pool, for locks that live as long as a session
+    (the scheduler lease, the migration lock)."""
+    import asyncpg  # type: ignore[import-untyped]  # only PostgreSQL installations need it loaded
+
+    return await asyncpg.connect(asyncpg_dsn(database_url), timeout=timeout)
 
 
 def asyncpg_dsn(database_url: str) -> str:

@@ -42,6 +42,11 @@ class PendingInbound:
     raw: bytes
     accepted_at: datetime
 
+    @property
+    def loaded(self) -> tuple[str, bytes, datetime]:
+        """What ``Pipeline.process`` would otherwise read again."""
+        return self.mailbox, self.raw, self.accepted_at
+
 
 @dataclass(frozen=True, slots=True)
 class CompanyRef:

@@ -1,10 +1,12 @@
 """``mailhelpdesk serve`` as a subprocess for the e2e tests that start, stop and kill it."""
 
+import asyncio
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -52,3 +54,15 @@ def setting(desk: Helpdesk, key: str) -> int:
     return int(yaml.safe_load(desk.config.read_text())[key])
 
 
+def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one query on PostgreSQL, read from the test process while serve runs."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+        try:
+            return [tuple(r) for r in await connection.fetch(sql)]
+        finally:
+            await connection.close()
+
+    return asyncio.run(fetch())

@@ -19,7 +19,7 @@ import pytest
 from integration.dovecot import Dovecot, running_dovecot
 
 from .helpdesk import Helpdesk
-from .serving import Serve, setting, until
+from .serving import Serve, pg_rows, setting, until
 from .sink import free_port
 
 
@@ -165,28 +165,13 @@ def test_an_unavailable_database_loses_nothing_and_imap_mail_stays_until_stored(
         assert _folder(dovecot, "desk", "INBOX") == 0
         until(lambda: _pending(desk) == 0, 120, serve.output)
         assert serve.stop() == 0, serve.output()
-    rows = _pg_rows(postgres_url, 'SELECT "mailbox", "state", "message_id" FROM "inbound"')
+    rows = pg_rows(postgres_url, 'SELECT "mailbox", "state", "message_id" FROM "inbound"')
     assert len(sender.answered) == count and sender.retries > 0
     _assert_each_mail_once(rows, count)
     assert sorted(r[2] for r in rows if r[0] == "it") == sorted(f"outage-{10_000 + n}@acme.test" for n in range(5))
-    assert _pg_rows(postgres_url, 'SELECT count(*) FROM "ticket"') == [(count + 5,)]
+    assert pg_rows(postgres_url, 'SELECT count(*) FROM "ticket"') == [(count + 5,)]
 
 
 def _pending(desk: Helpdesk) -> int:
-    rows = _pg_rows(desk.database_url, "SELECT count(*) FROM \"inbound\" WHERE \"state\" = 'accepted'")
+    rows = pg_rows(desk.database_url, "SELECT count(*) FROM \"inbound\" WHERE \"state\" = 'accepted'")
     return int(rows[0][0])
-
-
-def _pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
-    import asyncio
-
-    import asyncpg  # type: ignore[import-untyped]
-
-    async def fetch() -> list[tuple[Any, ...]]:
-        connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-        try:
-            return [tuple(r) for r in await connection.fetch(sql)]
-        finally:
-            await connection.close()
-
-    return asyncio.run(fetch())

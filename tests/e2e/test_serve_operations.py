@@ -2,7 +2,6 @@
 is down), SIGTERM draining the mail being received, and ``serve --role`` processes sharing one
 PostgreSQL: two workers that never take the same mail, two schedulers of which one runs."""
 
-import asyncio
 import signal
 import smtplib
 import socket
@@ -17,7 +16,7 @@ import pytest
 from integration.postfix import running_postfix
 
 from .helpdesk import Helpdesk
-from .serving import Serve, setting, until
+from .serving import Serve, pg_rows, setting, until
 from .sink import free_port
 
 
@@ -125,16 +124,6 @@ def _send_many(port: int, numbers: range) -> None:
             client.sendmail(f"c{n}@acme.test", ["support@helpdesk.test"], _mail(n))
 
 
-async def _pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-    try:
-        return [tuple(r) for r in await connection.fetch(sql)]
-    finally:
-        await connection.close()
-
-
 @pytest.mark.postgres
 def test_roles_share_one_postgresql_two_workers_and_one_active_scheduler(postgres_url: str, tmp_path: Path) -> None:
     desk = Helpdesk(tmp_path / "roles", database_url=postgres_url, smtp_port=free_port(), web_port=free_port())
@@ -144,8 +133,8 @@ def test_roles_share_one_postgresql_two_workers_and_one_active_scheduler(postgre
         serves[0].wait_listening(smtp_port)
         _send_many(smtp_port, range(150))
         query = 'SELECT "state", count(*), max("attempts") FROM "inbound" GROUP BY "state"'
-        until(lambda: asyncio.run(_pg_rows(postgres_url, query)) == [("ingested", 150, 1)], 90,
-               lambda: str(asyncio.run(_pg_rows(postgres_url, query))))  # attempts 1: no mail taken twice
+        until(lambda: pg_rows(postgres_url, query) == [("ingested", 150, 1)], 90,
+               lambda: str(pg_rows(postgres_url, query)))  # attempts 1: no mail taken twice
         schedulers = serves[3:]
         until(lambda: sum("this process runs the scheduler" in s.output() for s in schedulers) == 1, 20,
                lambda: "\n".join(s.output() for s in schedulers))
@@ -155,7 +144,7 @@ def test_roles_share_one_postgresql_two_workers_and_one_active_scheduler(postgre
         assert "runs the scheduler" not in standby.output(), "one scheduler at a time"
         active.stop(signal.SIGKILL)  # dies without a word: its connection, and the lock, go with it
         until(lambda: "runs the scheduler" in standby.output(), 30, standby.output)
-        assert asyncio.run(_pg_rows(postgres_url, 'SELECT count(*) FROM "ticket"')) == [(150,)]
+        assert pg_rows(postgres_url, 'SELECT count(*) FROM "ticket"') == [(150,)]
         for serve in (serves[0], *serves[1:3], standby):
             assert serve.stop() == 0, serve.output()
 

@@ -50,14 +50,18 @@ def imap_box(server: Dovecot, name: str, user: str, password: str | None = None,
                      "password_file": str(secret), **extra}}
 
 
-@pytest.fixture
-def desk(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Desk:
+def desk_on(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Desk:
     """``async with desk(box, ...) as runtime``: mailhelpdesk with these mailboxes."""
     @asynccontextmanager
     async def opened(*boxes: dict[str, Any]) -> AsyncIterator[Runtime]:
         async with running(make_settings(database_url, tmp_path, mailboxes=list(boxes))) as runtime:
             yield runtime
     return opened
+
+
+@pytest.fixture
+def desk(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Desk:
+    return desk_on(make_settings, database_url, tmp_path)
 
 
 async def fetch(runtime: Runtime) -> tuple[int, list[str]]:

@@ -9,14 +9,13 @@ import logging
 import secrets
 import shlex
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mailhelpdesk.app import Runtime, running
+from mailhelpdesk.app import Runtime
 from mailhelpdesk.commands.fetch import fetch_mailboxes
 from mailhelpdesk.commands.status import write_status
 from mailhelpdesk.config import Settings
@@ -25,11 +24,11 @@ from mailhelpdesk.store.service_status import read_status
 
 from .dovecot import Dovecot, Introspection, running_dovecot, running_introspection
 from .mails import mail
+from .test_imap import Desk, desk_on
 
 USERS = {f"oauth{n}": f"password-{n}" for n in range(1, 21)}
 _users = itertools.count(1)
 
-Desk = Callable[..., Any]
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +51,7 @@ def user() -> str:
 
 @pytest.fixture
 def desk(make_settings: Callable[..., Settings], sqlite_url: str, tmp_path: Path) -> Desk:
-    """``async with desk(box, ...) as runtime``: mailhelpdesk with these mailboxes."""
-    @asynccontextmanager
-    async def opened(*boxes: dict[str, Any]) -> AsyncIterator[Runtime]:
-        async with running(make_settings(sqlite_url, tmp_path, mailboxes=list(boxes))) as runtime:
-            yield runtime
-    return opened
+    return desk_on(make_settings, sqlite_url, tmp_path)
 
 
 def oauth_box(server: Dovecot, user: str, **token_source: Any) -> dict[str, Any]:

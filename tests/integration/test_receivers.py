@@ -63,22 +63,32 @@ class Wire:
         self.sock.sendall(line.encode() + b"\r\n")
         return self.reply()
 
+    def begin(self, hello: str = "EHLO", recipients: tuple[str, ...] = ("support@example.com",)) -> None:
+        """Greeting, hello, MAIL, RCPT for each recipient, DATA: ready for the mail's bytes."""
+        self.reply()
+        self.send(f"{hello} client.example")
+        self.send("MAIL FROM:<ivan@acme.com>")
+        for recipient in recipients:
+            assert self.send(f"RCPT TO:<{recipient}>").startswith("250")
+        assert self.send("DATA").startswith("354")
+
     def close(self) -> None:
         self.file.close()
         self.sock.close()
 
 
-def _lmtp_two_recipients(port: int) -> list[str]:
+BOTH = ("support@example.com", "billing@example.com")
+
+
+def _deliver(port: int, raw: bytes, recipients: tuple[str, ...] = ("support@example.com",),
+             lmtp: bool = False) -> list[str]:
+    """``raw`` exactly as given (smtplib would dot-stuff after bare LFs too); the replies to it:
+    one per recipient over LMTP, one in all over SMTP."""
     wire = Wire(port)
     try:
-        wire.reply()
-        wire.send("LHLO client.example")
-        wire.send("MAIL FROM:<ivan@acme.com>")
-        assert wire.send("RCPT TO:<support@example.com>").startswith("250")
-        assert wire.send("RCPT TO:<billing@example.com>").startswith("250")
-        assert wire.send("DATA").startswith("354")
-        wire.sock.sendall(RAW + b".\r\n")
-        return [wire.reply(), wire.reply()]  # one reply per recipient
+        wire.begin("LHLO" if lmtp else "EHLO", recipients)
+        wire.sock.sendall(raw + b".\r\n")
+        return [wire.reply() for _ in (recipients if lmtp else recipients[:1])]
     finally:
         wire.close()
 
@@ -99,7 +109,7 @@ async def _fail_inserts_for(mailbox: str) -> None:
 
 async def test_lmtp_answers_each_recipient_and_fails_one_alone(rt: Runtime) -> None:
     async with receiver(rt, lmtp=True) as (port, _, _):
-        first = await asyncio.to_thread(_lmtp_two_recipients, port)
+        first = await asyncio.to_thread(_deliver, port, RAW, BOTH, True)
         assert first[0].startswith("250 2.0.0 <support@example.com> OK queued as ")
         assert first[1].startswith("250 2.0.0 <billing@example.com> OK queued as ")
         assert sorted(r.mailbox for r in await Inbound.all()) == ["billing", "support"]
@@ -107,7 +117,7 @@ async def test_lmtp_answers_each_recipient_and_fails_one_alone(rt: Runtime) -> N
 
         await Inbound.all().delete()
         await _fail_inserts_for("billing")
-        second = await asyncio.to_thread(_lmtp_two_recipients, port)
+        second = await asyncio.to_thread(_deliver, port, RAW, BOTH, True)
     assert second[0].startswith("250 2.0.0 <support@example.com>"), second
     assert second[1].startswith("451 4.3.0 <billing@example.com>"), second  # the MTA retries billing alone
     assert [r.mailbox for r in await Inbound.all()] == ["support"]
@@ -204,11 +214,7 @@ async def test_a_storage_failure_is_451_and_one_log_line_without_a_traceback(
 
 
 def _begin_data(wire: Wire) -> None:
-    wire.reply()
-    wire.send("EHLO client.example")
-    wire.send("MAIL FROM:<ivan@acme.com>")
-    wire.send("RCPT TO:<support@example.com>")
-    assert wire.send("DATA").startswith("354")
+    wire.begin()
     wire.sock.sendall(RAW[:40])  # the mail is half sent when the drain begins
 
 
@@ -271,25 +277,10 @@ async def test_an_envelope_sender_of_odd_bytes_is_stored_not_answered_451_foreve
     assert bytes(row.raw_message).startswith(b"Return-Path: <caf")
 
 
-def _lmtp_big(port: int, raw: bytes) -> list[str]:
-    wire = Wire(port)
-    try:
-        wire.reply()
-        wire.send("LHLO client.example")
-        wire.send("MAIL FROM:<ivan@acme.com>")
-        wire.send("RCPT TO:<support@example.com>")
-        wire.send("RCPT TO:<billing@example.com>")
-        assert wire.send("DATA").startswith("354")
-        wire.sock.sendall(raw + b".\r\n")
-        return [wire.reply(), wire.reply()]
-    finally:
-        wire.close()
-
-
 async def test_lmtp_refuses_a_mail_too_big_once_for_each_recipient(rt: Runtime) -> None:
     big = RAW + b"x" * 5000 + b"\r\n"
     async with receiver(rt, lmtp=True, max_bytes=4000) as (port, _, _):
-        replies = await asyncio.to_thread(_lmtp_big, port, big)
+        replies = await asyncio.to_thread(_deliver, port, big, BOTH, True)
     assert [r[:3] for r in replies] == ["552", "552"]  # an MTA waits for one reply per recipient
     assert await Inbound.all().count() == 0
 
@@ -309,22 +300,7 @@ async def test_bare_line_feeds_are_taken_and_never_end_the_mail(rt: Runtime) -> 
     body = b"line of text\n" * 25_000 + b"\n.\nMAIL FROM:<boss@acme.com>\nRCPT TO:<billing@example.com>\n"
     raw = b"From: Ivan <ivan@acme.com>\nTo: support@example.com\nSubject: bare\n\n" + body + b"\r\n"
     async with receiver(rt) as (port, _, _):
-        reply = await asyncio.to_thread(_data_as_is, port, raw)
+        [reply] = await asyncio.to_thread(_deliver, port, raw)
     assert reply.startswith("250")
     [row] = await Inbound.all()  # one mail: nothing after the bare-LF dot became a second one
     assert bytes(row.raw_message) == b"Return-Path: <ivan@acme.com>\r\n" + raw
-
-
-def _data_as_is(port: int, raw: bytes) -> str:
-    """DATA with ``raw`` exactly as given (smtplib would dot-stuff after bare LFs too)."""
-    wire = Wire(port)
-    try:
-        wire.reply()
-        wire.send("EHLO client.example")
-        wire.send("MAIL FROM:<ivan@acme.com>")
-        wire.send("RCPT TO:<support@example.com>")
-        assert wire.send("DATA").startswith("354")
-        wire.sock.sendall(raw + b".\r\n")
-        return wire.reply()
-    finally:
-        wire.close()
